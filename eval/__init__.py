@@ -1,0 +1,1 @@
+"""Evaluation: best-of-N harness, step-error evaluation, metrics and reports."""

@@ -1,0 +1,64 @@
+"""The ``prm`` command line: one console command, one module per subcommand, imported lazily.
+
+Each subcommand module exposes ``CONFIG`` (a dataclass whose fields are its options, each with a
+help string), ``add_arguments(parser)`` for positional arguments, and ``run(config, args) -> int``.
+Options come from ``--config FILE.yaml`` first, then from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from prm.cli_config import add_config_arguments, config_from_args
+
+# name -> (module, one-line help). A name may have two words ("data synth"). Modules are imported
+# only when their subcommand runs, so `prm verify` never pays for torch.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "verify": ("prm.commands.verify", "check final answers in a JSONL file against gold answers"),
+    "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines = [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    return "usage: prm [--log-level LEVEL] COMMAND [options]\n\ncommands:\n" + "\n".join(lines) + "\n"
+
+
+def _split_command(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The longest registered command at the front of argv, and the rest."""
+    for words in (2, 1):
+        name = " ".join(argv[:words])
+        if len(argv) >= words and name in SUBCOMMANDS:
+            return name, argv[words:]
+    return None, argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    log_level = "INFO"
+    if argv[:1] == ["--log-level"] and len(argv) > 1:
+        log_level, argv = argv[1], argv[2:]
+    command, rest = _split_command(argv)
+    if command is None:
+        sys.stderr.write(_usage())
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    module_name, help_text = SUBCOMMANDS[command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"prm {command}", description=help_text)
+    module.add_arguments(parser)
+    add_config_arguments(parser, module.CONFIG)
+    args = parser.parse_args(rest)
+    try:
+        config = config_from_args(module.CONFIG, args)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    return int(module.run(config, args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per `prm` subcommand (see `prm.cli.SUBCOMMANDS`)."""

@@ -1,0 +1,15 @@
+"""`verifiers/` and `data/` (and the CLI entry point) import without torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_light_packages_do_not_import_torch() -> None:
+    code = (
+        "import sys, verifiers, data, data.jsonl, prm.cli, prm.commands.verify\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sympy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

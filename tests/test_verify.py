@@ -1,0 +1,141 @@
+"""Table-driven equivalence tests for ``verify``: one table per answer type, hard negatives included."""
+
+from __future__ import annotations
+
+import pytest
+
+from verifiers import Status, VerifyConfig, verify
+
+EQ, NE = True, False
+
+
+def check(gold: str, pred: str, expected: bool, config: VerifyConfig | None = None) -> None:
+    verdict = verify(gold, pred, config)
+    assert verdict.is_equal is expected, (gold, pred, verdict)
+    assert verdict.status in (Status.EQUAL, Status.NOT_EQUAL), verdict
+
+
+NUMBERS = [
+    ("42", "42", EQ), ("42", "43", NE), ("-7", "-7", EQ), ("-7", "7", NE), ("0", "-0", EQ),
+    ("\\frac{1}{2}", "0.5", EQ), ("\\frac12", "\\dfrac{1}{2}", EQ), ("\\frac{1}{2}", "2/4", EQ),
+    ("\\frac{1}{3}", "0.333", NE), ("\\frac{1}{3}", "0.3333333333", EQ), ("-\\frac{3}{4}", "\\frac{-3}{4}", EQ),
+    ("-\\frac{3}{4}", "\\frac{3}{4}", NE), ("2\\frac{1}{2}", "\\frac{5}{2}", EQ), ("2\\frac{1}{2}", "2.5", EQ),
+    ("-1\\frac{1}{4}", "-1.25", EQ), ("0.\\overline{3}", "\\frac{1}{3}", EQ), ("0.1\\overline{6}", "1/6", EQ),
+    ("1.5\\times10^{3}", "1500", EQ), ("1.5 \\cdot 10^3", "1.5e3", EQ), ("3\\times10^{-2}", "0.03", EQ),
+    ("1,000", "1000", EQ), ("1,000,000", "10^6", EQ), ("1{,}000", "1000", EQ), ("12,345", "12345", EQ),
+    ("1\\,000\\,000", "1000000", EQ),
+    ("3.14", "3.140", EQ), ("3.14", "3.15", NE), (".5", "0.5", EQ), ("1/50!", "\\frac{1}{51!}", NE),
+    ("\\frac{1}{50!}", "1/50!", EQ), ("120", "5!", EQ),
+]
+
+PERCENT = [
+    ("10\\%", "10", EQ), ("10\\%", "0.1", EQ), ("10\\%", "10%", EQ), ("10", "10\\%", EQ),
+    ("10\\%", "20\\%", NE), ("10\\%", "1", NE), ("12.5\\%", "\\frac{1}{8}", EQ),
+]
+
+RADICALS_AND_EXPRESSIONS = [
+    ("\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt3}{2}", EQ), ("2\\sqrt{2}", "\\sqrt{8}", EQ),
+    ("\\sqrt{2}", "2^{1/2}", EQ), ("\\sqrt{2}", "\\sqrt{3}", NE), ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt2}", EQ),
+    ("3\\sqrt{5}", "-3\\sqrt{5}", NE), ("x^2+2x+1", "(x+1)^2", EQ),
+    ("x^2-1", "(x-1)(x+1)", EQ),
+    ("x^2-1", "(x-1)(x+2)", NE), ("\\frac{\\pi}{6}", "\\pi/6", EQ), ("2\\pi", "\\pi", NE),
+    ("\\frac{x}{2}", "0.5x", EQ), ("a^2b", "ba^2", EQ), ("x^2", "y^2", NE), ("\\frac{1}{x}", "x^{-1}", EQ),
+    ("\\frac{\\sqrt{2}}{2}", "0.7071067812", EQ), ("\\frac{\\sqrt{2}}{2}", "0.7071", NE),
+    ("\\infty", "\\infty", EQ), ("-\\infty", "\\infty", NE), ("\\sqrt[3]{2}", "2^{1/3}", EQ),
+    ("e^{2}", "e^2", EQ), ("e^{i\\pi}", "-1", EQ), ("2+3i", "3i+2", EQ), ("(1+i)^2", "2i", EQ), ("i", "-i", NE),
+    ("\\log_2 8", "3", EQ), ("\\binom{5}{2}", "10", EQ),
+]
+
+EQUATIONS = [
+    ("x=5", "5", EQ), ("5", "x=5", EQ), ("x=5", "x = 5", EQ), ("x=2", "y=2", NE), ("x=2", "x=3", NE),
+    ("y=2x+1", "y=1+2x", EQ), ("y=2x+1", "2x-y+1=0", EQ), ("y=2x+1", "y=2x-1", NE),
+    ("k=3", "3", EQ), ("2x+3=7", "x=2", EQ), ("2x+3=7", "x=3", NE), ("x = 1, 2", "1, 2", EQ),
+    ("x=3", "x = 2+1 = 3", EQ), ("2.25", "\\frac{9}{4} = 2.25", EQ), ("7", "3+4=7", EQ), ("8", "3+4=7", NE),
+    ("(2,3)", "a=2, b=3", EQ), ("f(x)=x^2", "x^2", EQ), ("x^2+y^2=25", "y^2+x^2=25", EQ),
+    ("y=-\\frac{1}{2}x+3", "y=-0.5x+3", EQ),
+]
+
+PLUS_MINUS = [
+    ("2\\pm\\sqrt{3}", "2+\\sqrt3, 2-\\sqrt3", EQ), ("2\\pm\\sqrt{3}", "2-\\sqrt{3},2+\\sqrt{3}", EQ),
+    ("\\pm 2", "2, -2", EQ), ("\\pm 2", "2", NE), ("x = 1 \\pm \\sqrt{2}", "1 - \\sqrt{2}, 1 + \\sqrt{2}", EQ),
+]
+
+SETS_AND_TUPLES = [
+    ("\\{1,2,3\\}", "3,2,1", EQ), ("\\{1,2,3\\}", "\\{3, 1, 2\\}", EQ), ("\\{1,2,3\\}", "1,2", NE),
+    ("1,2,3", "1,2,3,4", NE), ("1, 2", "2, 1", EQ), ("(1,2)", "(2,1)", NE), ("(1,2)", "(1, 2)", EQ),
+    ("(3,-1)", "3, -1", EQ), ("(3,-1)", "-1, 3", NE), ("(1,2,3)", "(1,2,3)", EQ), ("(1,2,3)", "(1,3,2)", NE),
+    ("\\left(\\frac{1}{2}, 3\\right)", "(0.5, 3)", EQ), ("\\langle 1, 2\\rangle", "(1,2)", EQ),
+    ("1,2", "12", NE), ("\\emptyset", "\\varnothing", EQ), ("\\emptyset", "\\{\\}", EQ),
+    ("\\emptyset", "\\{1\\}", NE), ("\\emptyset", "\\text{no solution}", EQ), ("5", "\\{5\\}", EQ),
+]
+
+INTERVALS = [
+    ("[1,2)", "[1,2)", EQ), ("[1,2)", "[1,2]", NE), ("[1,2)", "(1,2)", NE), ("(-\\infty, 3]", "x \\le 3", EQ),
+    ("(-\\infty, 3]", "x < 3", NE), ("(2, \\infty)", "x>2", EQ), ("[-1, 4)", "-1 \\le x < 4", EQ),
+    ("(-\\infty,1)\\cup(2,\\infty)", "x<1 \\text{ or } x>2", EQ),
+    ("(-\\infty,1)\\cup(2,\\infty)", "(2,\\infty)\\cup(-\\infty,1)", EQ),
+    ("(-\\infty,1)\\cup(2,\\infty)", "(-\\infty,1]\\cup(2,\\infty)", NE), ("x \\in [0, 1]", "[0,1]", EQ),
+    ("\\left[ \\frac{1}{2}, 1 \\right)", "[0.5, 1)", EQ), ("(-\\infty, \\infty)", "(-\\infty,\\infty)", EQ),
+    ("(-\\infty, \\infty)", "\\mathbb{R}", EQ),
+]
+
+MATRICES = [
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", EQ),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)", EQ),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}", NE),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", EQ),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}", NE),
+    ("\\begin{pmatrix} \\frac12 \\\\ -1 \\end{pmatrix}", "\\begin{pmatrix} 0.5 \\\\ -1 \\end{pmatrix}", EQ),
+]
+
+UNITS_TEXT_BASES = [
+    ("30^\\circ", "30", EQ), ("30^{\\circ}", "30°", EQ), ("30", "45^\\circ", NE), ("5\\text{ cm}", "5", EQ),
+    ("5", "5 \\text{ cm}^2", EQ), ("\\$18.90", "18.9", EQ), ("12 \\mbox{ inches}", "12", EQ), ("6", "6 dollars", EQ),
+    ("\\text{Monday}", "Monday", EQ), ("\\text{Monday}", "\\text{Tuesday}", NE), ("\\text{(A)}", "A", EQ),
+    ("\\text{(B)}", "(C)", NE), ("\\text{even}", "\\text{Even}", EQ), ("25_6", "25_8", NE), ("25_6", "25_{6}", EQ),
+    ("1011_2", "1011", EQ), ("1011_2", "11", NE), ("A3_{16}", "a3_{16}", EQ),
+]
+
+WHOLE_SOLUTIONS = [
+    ("\\frac{3}{4}", "We compute ... so the answer is $\\boxed{\\frac{3}{4}}$.", EQ),
+    ("7", "First I got \\boxed{5}. Wait, that is wrong. The answer is \\boxed{7}.", EQ),
+    ("72", "She sold 48/2 = 24 clips in May.\n#### 72", EQ),
+    ("3", "Final Answer: The final answer is $3$. I hope it is correct.", EQ),
+    ("3", "The answer is 4.", NE),
+]
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "expected"),
+    NUMBERS + PERCENT + RADICALS_AND_EXPRESSIONS + EQUATIONS + PLUS_MINUS + SETS_AND_TUPLES + INTERVALS
+    + MATRICES + UNITS_TEXT_BASES + WHOLE_SOLUTIONS,
+)
+def test_equivalence(gold: str, pred: str, expected: bool) -> None:
+    check(gold, pred, expected)
+
+
+@pytest.mark.parametrize(("mode", "pred", "expected"), [
+    ("number", "10", EQ), ("number", "0.1", NE), ("fraction", "0.1", EQ), ("fraction", "10", NE),
+])
+def test_percent_mode(mode: str, pred: str, expected: bool) -> None:
+    check("10\\%", pred, expected, VerifyConfig(percent=mode))  # type: ignore[arg-type]
+
+
+def test_relative_tolerance_is_configurable() -> None:
+    check("\\frac{1}{3}", "0.333", EQ, VerifyConfig(rel_tol=1e-2))
+
+
+@pytest.mark.parametrize(("gold", "pred", "side"), [
+    ("", "5", "gold"), ("5", "", "pred"), ("5", "a long solution with no final answer " * 20, "pred"),
+    ("(1,2", "(1,2)", "gold"), ("5", "\\boxed{(1,2}", "pred"),
+])
+def test_unparsable_names_the_side(gold: str, pred: str, side: str) -> None:
+    verdict = verify(gold, pred)
+    assert verdict.status is Status.UNPARSABLE
+    assert verdict.unparsable_side == side, verdict
+
+
+def test_verdict_explains_itself() -> None:
+    verdict = verify("\\frac{1}{2}", "the answer is \\boxed{0.5}")
+    assert verdict.pred == "0.5" and verdict.gold_parsed == "1/2" and verdict.pred_parsed == "1/2"
+    assert "equal" in verdict.reason and verdict.to_dict()["status"] == "equal"

@@ -1,0 +1,90 @@
+"""String-level clean-up of an extracted answer before it is parsed.
+
+Only rewrites that keep the meaning: math delimiters, spacing commands, ``\\left``/``\\right``,
+``\\dfrac`` -> ``\\frac``, brace-less ``\\frac12``/``\\sqrt2``, unicode operators, degree signs,
+trailing units and punctuation. Pure string work, linear in the input, no sympy.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalize_answer", "text_key"]
+
+_REPLACEMENTS = [
+    (re.compile(r"\\(?:d|t|c)frac\b"), r"\\frac"),
+    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[^a-zA-Z])|\\displaystyle"), ""),
+    (re.compile(r"\\(?:mathbf|boldsymbol|mathrm|mathit|operatorname|textbf|textit)\{"), r"\\text{"),
+    (re.compile(r"\\mbox\{"), r"\\text{"),
+    (re.compile(r"(?<=\d)(?:\\[,!]|\\thinspace|\\ )\s*(?=\d{3}(?!\d))"), ""),  # 1\,000 -> 1000
+    (re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad|hspace\{[^{}]*\})|~"), " "),
+    (re.compile(r"\\le(?:q|qslant)?(?![a-zA-Z])"), r"\\le "),
+    (re.compile(r"\\ge(?:q|qslant)?(?![a-zA-Z])"), r"\\ge "),
+    (re.compile(r"\\(?:neq|ne)(?![a-zA-Z])"), r"\\neq "),
+    (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])|\\\{\s*\\\}|∅"), r"\\emptyset "),
+    (re.compile(r"\\lbrace|\\\{"), r"\\{"),
+    (re.compile(r"\\rbrace|\\\}"), r"\\}"),
+    (re.compile(r"\\langle|⟨"), "("),
+    (re.compile(r"\\rangle|⟩"), ")"),
+    (re.compile(r"\\infty|∞|\\infinity"), r"\\infty "),
+    (re.compile(r"^\s*(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ|\\text\{all real numbers\})\s*$"), r"(-\\infty, \\infty)"),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\textdegree"), ""),
+    (re.compile(r"\\tfrac|\\dfrac"), r"\\frac"),
+]
+_UNICODE = {"−": "-", "–": "-", "×": r"\times ", "·": r"\cdot ", "÷": r"\div ", "≤": r"\le ",
+            "≥": r"\ge ", "≠": r"\neq ", "π": r"\pi ", "√": r"\sqrt", "∪": r"\cup ", "±": r"\pm "}
+_FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
+_FRAC_SECOND = re.compile(r"\\frac(\{[^{}]*\})\s*([0-9a-zA-Z])")
+_FRAC_FIRST = re.compile(r"\\frac\s*([0-9a-zA-Z])\s*(\{)")
+_SQRT_BARE = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
+_DELIMITERS = re.compile(r"^\s*(?:\$\$?|\\\(|\\\[)\s*|\s*(?:\$\$?|\\\)|\\\])\s*$")
+_TRAILING_UNIT = re.compile(
+    r"(?:\\text\{[^{}]*\}|\s+[a-zA-Z]{2,}\.?)(?:\s*\^\s*\{?\d\}?)?\s*$"
+)
+_DOLLAR = re.compile(r"\\\$|\$")
+_SPACES = re.compile(r"\s+")
+_ANSWER_PREFIX = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*", re.IGNORECASE)
+
+
+def _strip_units(text: str) -> str:
+    """Drop trailing unit words or ``\\text{cm}`` after a numeric value (``5\\text{ cm}`` -> ``5``)."""
+    for _ in range(3):
+        match = _TRAILING_UNIT.search(text)
+        if match is None or match.start() == 0:
+            return text
+        head = text[: match.start()].rstrip()
+        numeric_end = head[-1:].isdigit() or head[-1:] in ("}", ")", ".")
+        if not numeric_end or not any(c.isdigit() for c in head) or head.endswith(r"\}"):
+            return text
+        text = head
+    return text
+
+
+def normalize_answer(text: str) -> str:
+    """Canonical spelling of an answer string; meaning is unchanged."""
+    text = _ANSWER_PREFIX.sub("", text.strip())
+    text = _DELIMITERS.sub("", text)
+    for char, replacement in _UNICODE.items():
+        if char in text:
+            text = text.replace(char, replacement)
+    for pattern, replacement in _REPLACEMENTS:
+        text = pattern.sub(replacement, text)
+    text = _DOLLAR.sub("", text)
+    text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
+    text = _FRAC_FIRST.sub(r"\\frac{\1}\2", text)
+    text = _FRAC_SECOND.sub(r"\\frac\1{\2}", text)
+    text = _SQRT_BARE.sub(r"\\sqrt{\1}", text)
+    text = _SPACES.sub(" ", text).strip()
+    text = text.rstrip(".;: ").strip()
+    text = _strip_units(text)
+    return text
+
+
+_TEXT_WRAPPER = re.compile(r"\\text\{([^{}]*)\}")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def text_key(text: str) -> str:
+    """A comparison key for text answers: ``\\text{(B) Monday.}`` -> ``bmonday``."""
+    text = _TEXT_WRAPPER.sub(r"\1", text).lower()
+    return _NON_WORD.sub("", text)
