@@ -56,6 +56,7 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> i
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -18,6 +18,10 @@ from prm.cli_config import add_config_arguments, config_from_args
 # only when their subcommand runs, so `prm verify` never pays for torch.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("prm.commands.verify", "check final answers in a JSONL file against gold answers"),
+    "data synth": ("prm.commands.data_synth", "generate the synthetic MATH-style task (train/test problems)"),
+    "data stats": ("prm.commands.data_stats", "statistics of a problem or stepwise file"),
+    "data build": ("prm.commands.data_build", "build a step-labelled dataset from synthetic and real solutions"),
+    "label": ("prm.commands.label", "label solution steps (exact checks, error injection)"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 

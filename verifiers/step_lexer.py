@@ -62,6 +62,8 @@ def _lex(text: str) -> list[_Tok]:
             tok.norm = re.sub(r"\\!|\\,|\{,\}|,", "", raw)
         elif kind == "cur" and (raw != "$" or not latex):
             tok.unit = "$"
+        elif kind == "cur":
+            tok.kind = "safe"  # in LaTeX text a bare $ before a digit opens math: "$12 = 3 \times 4$"
         elif kind == "op" and raw in ("(", ")") and _parenthetical(toks, i):
             tok.kind = "word"
         elif kind == "op" and raw in "-*" and (i == 0 or "\n" in toks[i - 1].raw) and toks[i + 1:i + 2] \

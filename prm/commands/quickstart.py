@@ -5,28 +5,24 @@ outcome verifier on real data: every MATH-500 reference solution is checked agai
 answer (positives), and against a different problem's answer (shuffled negatives). Writes a
 Markdown report under ``runs/quickstart/``.
 
-MATH-500 is read from a local copy when one exists (``--problems PATH``, ``$PRM_MATH_DATASETS``,
-or ``../shared/datasets`` beside the checkout) and from the hub id ``HuggingFaceH4/MATH-500``
-otherwise.
+MATH-500 comes from ``data.loaders.load_problems("math500")``: a local copy when one exists
+(``$PRM_MATH_DATASETS`` or ``../shared/datasets`` beside the checkout), else the hub.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import random
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from data.jsonl import read_jsonl
+from data.loaders import load_problems
 from verifiers import Status, verify_many
 
 logger = logging.getLogger(__name__)
-HUB_ID = "HuggingFaceH4/MATH-500"
 
 
 @dataclass
@@ -44,26 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """No positional arguments."""
 
 
-def _local_candidates() -> list[Path]:
-    roots = [Path(os.environ["PRM_MATH_DATASETS"])] if "PRM_MATH_DATASETS" in os.environ else []
-    repo = Path(__file__).resolve().parents[2]
-    roots += [Path.cwd().parent / "shared" / "datasets", repo.parent / "shared" / "datasets"]
-    return [root / "math500" / "test.jsonl" for root in roots]
-
-
-def load_math500(path: str | None) -> tuple[list[dict[str, Any]], str]:
-    if path is not None:
-        return [row for _, row in read_jsonl(path)], path
-    for candidate in _local_candidates():
-        if candidate.exists():
-            return [row for _, row in read_jsonl(candidate)], str(candidate)
-    import datasets  # only for users online without a local copy
-
-    return [dict(row) for row in datasets.load_dataset(HUB_ID, split="test")], HUB_ID
-
-
 def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
-    rows, source = load_math500(config.problems)
+    source = config.problems or "math500"
+    rows = [p.to_dict() for p in load_problems(source, split="test")]
     logger.info("verifying %d MATH-500 reference solutions from %s", len(rows), source)
     order = list(range(len(rows)))
     random.Random(config.seed).shuffle(order)
@@ -75,7 +54,7 @@ def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     accepted = sum(v.is_equal for v in positive)
     rejected = sum(v.status is Status.NOT_EQUAL for v in negative)
-    misses = [(r["unique_id"] if "unique_id" in r else r.get("id"), v.reason)
+    misses = [(r["id"], v.reason)
               for r, v in zip(rows, positive, strict=True) if not v.is_equal]
     report = "\n".join([
         "# prm quickstart: outcome verifier on MATH-500", "",

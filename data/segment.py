@@ -1,0 +1,58 @@
+"""Step segmentation shared by labelling, the PRM and scoring.
+
+A solution is cut into steps by a mode from ``SEGMENTERS``: blank lines (the default, as in
+Qwen's PRM work), ``Step k:`` markers, or single newlines. ``step_spans`` gives exact character
+offsets (the text between two spans is exactly the separator, so the spans and separators rebuild
+the text byte for byte); ``split_steps`` gives the stripped step texts that a PRM reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["SEGMENTERS", "step_spans", "split_steps"]
+
+Span = tuple[int, int]
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+_NEWLINE = re.compile(r"\n\s*")
+_STEP_MARKER = re.compile(r"(?im)^[ \t]*(?:#+\s*)?\**step\s*\d+\s*\**\s*[:.)]")
+
+
+def _spans_between(text: str, separator: re.Pattern[str]) -> list[Span]:
+    spans, start = [], 0
+    for match in separator.finditer(text):
+        if text[start:match.start()].strip():
+            spans.append((start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def _marker_spans(text: str) -> list[Span]:
+    starts = [m.start() for m in _STEP_MARKER.finditer(text)]
+    if not starts:
+        return _spans_between(text, _BLANK_LINE)
+    bounds = ([0] if text[: starts[0]].strip() else []) + starts + [len(text)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+
+
+SEGMENTERS: dict[str, Callable[[str], list[Span]]] = {
+    "blank_line": lambda text: _spans_between(text, _BLANK_LINE),
+    "newline": lambda text: _spans_between(text, _NEWLINE),
+    "step_marker": _marker_spans,
+}
+
+
+def step_spans(text: str, mode: str = "blank_line") -> list[Span]:
+    """(start, end) offsets of each non-empty step, in order."""
+    if mode not in SEGMENTERS:
+        raise ValueError(f"unknown step segmentation {mode!r}; choose from {', '.join(SEGMENTERS)}")
+    return SEGMENTERS[mode](text)
+
+
+def split_steps(text: str, mode: str = "blank_line") -> list[str]:
+    """The steps of a solution, stripped of surrounding whitespace."""
+    return [text[a:b].strip() for a, b in step_spans(text, mode)]

@@ -1,0 +1,147 @@
+"""``prm label --method exact|perturb --problems P [--samples S] --out O``: step labels as stepwise rows.
+
+Methods (``METHODS``, name -> function; a new method is one more entry):
+
+- ``exact``: arithmetic claims of every step (``verifiers.check_steps``) and the final-answer check
+  (``data.labels.exact_labels``); labels the samples of ``--samples`` joined to ``--problems`` on
+  ``problem_id``, or, without ``--samples``, the problems' own reference solutions;
+- ``perturb``: the problems' reference solutions as positives plus error-injected negatives with
+  exact first-error labels (``data.perturb``).
+
+``--problems`` is a built-in name (math, math500, gsm8k, aime2024), a local file or folder, or a
+hub id (``data.loaders.load_problems``). Rows are written atomically; records that cannot be
+labelled are counted by reason and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from data.build import composition, composition_table
+from data.jsonl import RecordError
+from data.labels import Unlabellable, exact_labels, label_samples, make_row, solution_steps
+from data.perturb import perturb_problems
+from data.records import Problem, Sample, StepwiseRow, read_records, write_records
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelCommandConfig:
+    method: str = field(default="exact", metadata={"help": "labelling method: exact or perturb"})
+    problems: str | None = field(
+        default=None, metadata={"help": "problems (required): built-in name, JSONL file/folder or hub id"}
+    )
+    split: str | None = field(default=None, metadata={"help": "split of --problems (default: the loader's)"})
+    samples: str | None = field(
+        default=None, metadata={"help": "JSONL of samples to label (exact); default: the reference solutions"}
+    )
+    out: str | None = field(default=None, metadata={"help": "output JSONL of stepwise rows (required)"})
+    after_error: Literal["drop", "zero"] = field(
+        default="drop", metadata={"help": "after the first wrong step: drop the rest, or label it 0.0"}
+    )
+    limit: int | None = field(default=None, metadata={"help": "label at most this many samples or problems"})
+    split_mode: str = field(
+        default="auto",
+        metadata={"help": "how texts become steps: blank_line, newline, step_marker, sentence, or auto (reference "
+                          "solutions: GSM8K lines, MATH sentences, else blank lines; samples: lines for GSM8K-style "
+                          "text, else blank lines)"},
+    )
+    missing_answer: Literal["wrong", "ignore"] = field(
+        default="wrong", metadata={"help": "a last step with no final answer is wrong, or not judged"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the corruptions (perturb)"})
+    negatives: int = field(default=1, metadata={"help": "corrupted copies per reference solution (perturb)"})
+
+
+CONFIG = LabelCommandConfig
+
+LabelOutput = tuple[list[StepwiseRow], collections.Counter]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No positional arguments: everything is an option of ``LabelCommandConfig``."""
+
+
+def _load_problems(config: LabelCommandConfig, limit: int | None) -> list[Problem]:
+    from data.loaders import load_problems
+
+    return load_problems(config.problems or "", config.split, limit)
+
+
+def _references(problems: list[Problem], config: LabelCommandConfig, skipped: collections.Counter) -> list[StepwiseRow]:
+    rows = []
+    for problem in problems:
+        if not (problem.solution or "").strip():
+            skipped["no reference solution"] += 1
+            continue
+        steps = solution_steps(problem.solution or "", problem.source, config.split_mode)
+        try:
+            result = exact_labels(steps, problem.answer, config.after_error, missing_answer=config.missing_answer)
+        except Unlabellable as error:
+            skipped[str(error)] += 1
+            continue
+        rows.append(make_row(problem.problem, result, source=problem.source, problem_id=problem.id,
+                             label_method="exact"))
+    return rows
+
+
+def label_exact(config: LabelCommandConfig) -> LabelOutput:
+    """Exact labels of ``--samples`` (joined on problem_id), or of the problems' reference solutions."""
+    skipped: collections.Counter = collections.Counter()
+    if not config.samples:
+        return _references(_load_problems(config, config.limit), config, skipped), skipped
+    samples = list(read_records(config.samples, Sample))[: config.limit]
+    rows = label_samples(samples, _load_problems(config, None), config.after_error, split_mode=config.split_mode,
+                         missing_answer=config.missing_answer, skipped=skipped)
+    return rows, skipped
+
+
+def label_perturb(config: LabelCommandConfig) -> LabelOutput:
+    """Reference solutions (positives) and error-injected copies (negatives) with exact first errors."""
+    if config.samples:
+        logger.warning("--samples is ignored by --method perturb (it corrupts reference solutions)")
+    rows, report = perturb_problems(_load_problems(config, config.limit), seed=config.seed,
+                                    negatives=config.negatives, after_error=config.after_error,
+                                    split_mode=config.split_mode)
+    skipped = collections.Counter({f"reference: {k}": v for k, v in report.skipped.items()})
+    skipped["negative not made"] = report.discarded["no negative made"]
+    return rows, +skipped
+
+
+METHODS: dict[str, Callable[[LabelCommandConfig], LabelOutput]] = {
+    "exact": label_exact,
+    "perturb": label_perturb,
+}
+
+
+def _summary(rows: list[StepwiseRow], skipped: collections.Counter) -> str:
+    lines = [composition_table(composition(rows, "source"), "source")]
+    if skipped:
+        table = [f"| {reason} | {count} |" for reason, count in skipped.most_common()]
+        lines.append("\n".join(["| skipped | count |", "|---|---:|", *table]))
+    return "\n\n".join(lines)
+
+
+def run(config: LabelCommandConfig, args: argparse.Namespace) -> int:
+    if config.method not in METHODS:
+        logger.error("unknown --method %r; choose from %s", config.method, ", ".join(METHODS))
+        return 2
+    if not config.problems or not config.out:
+        logger.error("--problems and --out are required")
+        return 2
+    try:
+        rows, skipped = METHODS[config.method](config)
+    except (RecordError, FileNotFoundError, ValueError) as error:
+        logger.error("%s", error)
+        return 2
+    count = write_records(config.out, rows)
+    logger.info("wrote %d rows to %s (%s)", count, config.out, config.method)
+    sys.stdout.write(_summary(rows, skipped) + "\n")
+    return 0
