@@ -8,8 +8,9 @@ import sys
 
 def test_light_packages_do_not_import_torch() -> None:
     code = (
-        "import sys, verifiers, data, data.jsonl, prm.cli, prm.commands.verify\n"
-        "heavy = [m for m in ('torch', 'transformers', 'sympy') if m in sys.modules]\n"
+        "import sys, verifiers, data, data.jsonl, data.loaders, data.stepwise, data.synth, data.labels\n"
+        "import data.perturb, data.build, prm.cli, prm.commands.verify\n"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'sympy') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
