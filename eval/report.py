@@ -1,0 +1,238 @@
+"""Reports: Markdown tables, JSON and PNG plots for the best-of-N harness and the step-error evaluation.
+
+``write_bon_report(result, out_dir)`` writes ``bon.md``, ``bon.json`` and ``bon.png`` (accuracy vs N
+per rule, log2 x-axis, confidence bands); ``write_steps_report(result, out_dir)`` writes
+``steps_eval.md``, ``steps_eval.json`` and ``steps_f1.png`` (F1 and both accuracies vs threshold).
+Plots use matplotlib's Agg backend, imported only when a plot is drawn. NaN becomes null in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.bon import PASS_AT_K, BonResult
+from eval.selection import SELECTION_RULES
+from eval.steps_eval import StepsEvalResult
+
+__all__ = ["bon_markdown", "plot_bon", "plot_steps", "steps_markdown", "write_bon_report", "write_steps_report"]
+
+logger = logging.getLogger(__name__)
+
+BASELINES = ("majority", "orm", "first")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(_jsonable(data), indent=2) + "\n", encoding="utf-8")
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.1f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _curve_rows(result: BonResult) -> list[list[str]]:
+    rows = []
+    for name, curve in result.curves.items():
+        label = "pass@k (unbiased)" if name == PASS_AT_K else name
+        rows.append([label] + [f"{_pct(a)} [{_pct(lo)}, {_pct(hi)}]"
+                               for a, lo, hi in zip(curve.accuracy, curve.low, curve.high, strict=True)])
+    return rows
+
+
+def _difference_lines(result: BonResult) -> list[str]:
+    baselines = [b for b in BASELINES if b in result.rules]
+    if not baselines:
+        return []
+    n = result.ns[-1]
+    rows = []
+    for rule in result.rules:
+        cells = []
+        for baseline in baselines:
+            mean, low, high = result.difference(rule, baseline)
+            mark = " *" if low > 0 or high < 0 else ""
+            cells.append(f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{mark}")
+        rows.append([rule, *cells])
+    return ["", f"## Paired differences at N={n} (points; * = CI excludes 0)", "",
+            *_table(["rule", *(f"vs {b}" for b in baselines)], rows)]
+
+
+def _wrong_step_lines(result: BonResult) -> list[str]:
+    rows = [[rule, _pct(result.curves[rule].accuracy[-1]), _pct(s["share_of_correct"]), _pct(s["share_of_picks"]),
+             _pct(s["labelled_share_of_correct"])] for rule, s in result.wrong_step.items()]
+    if all(row[2] == "n/a" for row in rows):
+        return ["", "Correct answer but a wrong step: no step labels for the correct picks."]
+    return ["", f"## Correct answer, wrong step (N={result.ns[-1]}, %)", "",
+            *_table(["rule", "accuracy", "wrong step / correct picks", "wrong step / all picks",
+                     "correct picks with labels"], rows)]
+
+
+def _breakdown_lines(result: BonResult) -> list[str]:
+    lines = []
+    names = result.rules
+    for field_name, table in result.breakdown.items():
+        rows = [[value, str(entry["problems"]), *(_pct(entry["accuracy"][r][-1]) for r in names)]
+                for value, entry in table.items()]
+        lines += ["", f"## By {field_name} (N={result.ns[-1]}, %)", "", *_table([field_name, "problems", *names], rows)]
+    return lines
+
+
+def bon_markdown(result: BonResult, title: str = "Best-of-N") -> str:
+    """The report: rules x N table with CIs, paired differences, wrong-step counts, breakdowns, notes."""
+    sizes = result.samples_per_problem
+    per = f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+    config = result.config
+    lines = [
+        f"# {title}", "",
+        f"{len(result.problem_ids)} problems, {per} samples each; accuracy (%) over {config.trials} random subsets "
+        f"of size N per problem; [{100 * config.confidence:.0f}% bootstrap CI over problems, "
+        f"{config.bootstrap} resamples]. Harness time {result.seconds:.2f} s.", "",
+        *_table(["rule", *(f"N={n}" for n in result.ns)], _curve_rows(result)),
+    ]  # fmt: skip
+    lines += _difference_lines(result) + _wrong_step_lines(result) + _breakdown_lines(result)
+    if result.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in result.notes)]
+    lines += ["", "## Rules", "", *(f"- `{r}`: {SELECTION_RULES[r].help}" for r in result.rules)]
+    return "\n".join(lines) + "\n"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _bon_style(name: str, index: int) -> dict[str, Any]:
+    """Baselines in fixed colours; PRM rules coloured by aggregation, solid for best-of-N, dashed for votes."""
+    if name == PASS_AT_K:
+        return {"color": "black", "linestyle": ":", "marker": None}
+    if name in _BASE_COLORS:
+        return {"color": _BASE_COLORS[name], "linestyle": "-", "marker": "s" if name == "oracle" else "o"}
+    for aggregation, color in _AGG_COLORS.items():
+        if name.startswith("prm_") and name.endswith(f"_{aggregation}"):
+            return {"color": color, "linestyle": "--" if name.startswith("prm_vote_") else "-", "marker": "o"}
+    return {"color": f"C{index % 10}", "linestyle": "-.", "marker": "o"}
+
+
+_BASE_COLORS = {"first": "tab:gray", "majority": "tab:blue", "orm": "tab:orange", "oracle": "black"}
+_AGG_COLORS = {"min": "tab:red", "product": "tab:purple", "last": "tab:brown", "mean": "tab:green"}
+
+
+def plot_bon(result: BonResult, path: str | Path) -> Path:
+    """Accuracy vs N per rule (log2 x-axis) with confidence bands; pass@k dotted."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for i, (name, curve) in enumerate(result.curves.items()):
+        style = _bon_style(name, i)
+        label = "pass@k (unbiased)" if name == PASS_AT_K else name
+        ax.plot(result.ns, [100 * v for v in curve.accuracy], markersize=3, label=label, linewidth=1.5, **style)
+        if name != PASS_AT_K:
+            ax.fill_between(result.ns, [100 * v for v in curve.low], [100 * v for v in curve.high], alpha=0.08,
+                            color=style["color"], linewidth=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(result.ns, [str(n) for n in result.ns])
+    ax.set_xlabel("N (samples per problem)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"Best-of-N: {len(result.problem_ids)} problems, {100 * result.config.confidence:.0f}% CI bands "
+                 "(dashed: PRM-weighted vote)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_bon_report(result: BonResult, out_dir: str | Path, title: str = "Best-of-N") -> dict[str, Path]:
+    """Write ``bon.md``, ``bon.json`` and ``bon.png`` under ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "bon.md", "json": out / "bon.json", "plot": out / "bon.png"}
+    paths["markdown"].write_text(bon_markdown(result, title), encoding="utf-8")
+    data = result.to_dict()
+    data["differences"] = {rule: {b: dict(zip(("mean", "low", "high"), result.difference(rule, b), strict=True))
+                                  for b in BASELINES if b in result.rules} for rule in result.rules}
+    _write_json(paths["json"], data)
+    plot_bon(result, paths["plot"])
+    logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    return paths
+
+
+def steps_markdown(result: StepsEvalResult) -> str:
+    """Threshold, dev and test metrics, the test-set ceiling, breakdowns and skipped rows."""
+    header = ["set", "cases", "erroneous", "correct", "accuracy on erroneous", "accuracy on correct", "F1"]
+    rows = [[name, f"{m['erroneous'] + m['correct']:.0f}", f"{m['erroneous']:.0f}", f"{m['correct']:.0f}",
+             _pct(m["error_accuracy"]), _pct(m["correct_accuracy"]), _pct(m["f1"])]
+            for name, m in (("dev", result.dev), ("test", result.test))]
+    lines = [
+        "# Step-error evaluation (ProcessBench-style)", "",
+        f"Prediction: the first step whose score is below the threshold. Threshold **{result.threshold:.3f}**, "
+        f"chosen on the dev set ({result.dev_source}) by F1; metrics in %.", "", *_table(header, rows), "",
+        f"Best threshold on the test set (a ceiling, not the result): {result.best_on_test['threshold']:.3f}, "
+        f"F1 {_pct(result.best_on_test['f1'])}.",
+    ]  # fmt: skip
+    for field_name, table in result.breakdown.items():
+        rows = [[value, f"{m['erroneous'] + m['correct']:.0f}", _pct(m["error_accuracy"]),
+                 _pct(m["correct_accuracy"]), _pct(m["f1"])] for value, m in table.items()]
+        lines += ["", f"## Test set by {field_name}", "",
+                  *_table([field_name, "cases", "accuracy on erroneous", "accuracy on correct", "F1"], rows)]
+    if result.skipped:
+        lines += ["", "Rows skipped: " + ", ".join(f"{n} ({why})" for why, n in result.skipped.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_steps(result: StepsEvalResult, path: str | Path) -> Path:
+    """F1 (and both accuracies) vs threshold on dev and test, with the chosen threshold marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, curves, style in (("dev", result.dev_curves, ":"), ("test", result.test_curves, "-")):
+        ax.plot(result.thresholds, [100 * v for v in curves["f1"]], style, color="C0", label=f"F1 ({name})")
+        ax.plot(result.thresholds, [100 * v for v in curves["error_accuracy"]], style, color="C1", alpha=0.6,
+                label=f"accuracy on erroneous ({name})")
+        ax.plot(result.thresholds, [100 * v for v in curves["correct_accuracy"]], style, color="C2", alpha=0.6,
+                label=f"accuracy on correct ({name})")
+    ax.axvline(result.threshold, color="black", linewidth=1, label=f"chosen threshold {result.threshold:.3f}")
+    ax.set_xlabel("threshold (a step is flagged when its score is below it)")
+    ax.set_ylabel("%")
+    ax.set_title("First-error identification vs threshold")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_steps_report(result: StepsEvalResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``steps_eval.md``, ``steps_eval.json`` and ``steps_f1.png`` under ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "steps_eval.md", "json": out / "steps_eval.json", "plot": out / "steps_f1.png"}
+    paths["markdown"].write_text(steps_markdown(result), encoding="utf-8")
+    _write_json(paths["json"], result.to_dict())
+    plot_steps(result, paths["plot"])
+    logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    return paths
