@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "label": ("prm.commands.label", "label solution steps (exact checks, error injection)"),
     "bon": ("prm.commands.bon", "best-of-N table and curves: PRM vs ORM vs majority vs oracle"),
     "eval steps": ("prm.commands.eval_steps", "ProcessBench-style first-error evaluation of step scores"),
+    "train": ("prm.commands.train", "train a PRM (or an outcome RM) on stepwise rows"),
+    "score": ("prm.commands.score", "add per-step PRM scores to a samples file (resumable)"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 

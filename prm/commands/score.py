@@ -1,0 +1,157 @@
+"""``prm score --samples S --model O``: add ``step_scores`` (P(correct) per step) to every sample, resumably.
+
+Each sample is scored in one forward pass (:class:`prm.model.PRMScorer`); its steps are its ``steps``
+field, or its ``text`` split the way the PRM was trained. The problem text comes from the sample
+(``problem`` or ``prompt``) or from ``--problems`` joined on ``problem_id``. Rows are appended to the
+output (default ``S`` with ``.scored.jsonl``) chunk by chunk, so a killed run loses at most one chunk:
+rerunning skips the rows already there (a torn last line is cut off first). Steps past the model's
+longest input score ``null``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from data.jsonl import RecordError, read_jsonl, require_field
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreConfig:
+    samples: str | None = field(default=None, metadata={"help": "JSONL of samples (text and/or steps) (required)"})
+    model: str | None = field(default=None, metadata={"help": "PRM folder written by `prm train` (required)"})
+    out: str | None = field(default=None, metadata={"help": "output JSONL (default: SAMPLES with .scored.jsonl)"})
+    problems: str | None = field(default=None, metadata={"help": "JSONL of problems (id, problem) to join on "
+                                                                 "problem_id when samples lack the problem text"})
+    batch_size: int = field(default=16, metadata={"help": "solutions per forward pass (sorted by length)"})
+    chunk_rows: int = field(default=256, metadata={"help": "rows scored and appended to the output per write"})
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto uses a GPU if present"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+
+
+CONFIG = ScoreConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No positional arguments: everything is an option of ``ScoreConfig``."""
+
+
+def _problem_texts(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    texts = {}
+    for line_no, row in read_jsonl(path):
+        where = f"{path} line {line_no}"
+        texts[str(require_field(row, ("id", "unique_id", "problem_id"), where))] = \
+            require_field(row, ("problem", "question", "prompt"), where)
+    return texts
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, Any]:
+    return row.get("problem_id"), row.get("sample_idx")
+
+
+def scored_rows(out: Path) -> list[tuple[Any, Any]]:
+    """Keys of the complete rows already in ``out``; a torn last line (killed mid-write) is truncated away."""
+    if not out.exists():
+        return []
+    keys, good = [], 0
+    with out.open("rb") as handle:
+        for line in handle:
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("torn line")
+                keys.append(_key(json.loads(line)))
+            except ValueError:
+                break
+            good += len(line)
+    if good < out.stat().st_size:
+        logger.warning("%s: cutting a torn last line at byte %d", out, good)
+        with out.open("r+b") as handle:
+            handle.truncate(good)
+    return keys
+
+
+def _todo(samples: str, done: list[tuple[Any, Any]], problems: dict[str, str]) -> Iterator[tuple[dict, str]]:
+    for index, (line_no, row) in enumerate(read_jsonl(samples)):
+        where = f"{samples} line {line_no}"
+        if index < len(done):
+            if done[index] != _key(row):
+                raise RecordError(f"{where}: the output's row {index + 1} is {done[index]}, not {_key(row)}; "
+                                  "it was written for another samples file (delete it or pass another --out)")
+            continue
+        problem = row.get("problem") or row.get("prompt")
+        if not isinstance(problem, str):
+            pid = str(require_field(row, ("problem_id",), where))
+            if pid not in problems:
+                raise RecordError(f"{where}: no problem text (give --problems with id {pid!r})")
+            problem = problems[pid]
+        yield row, problem
+
+
+def _steps(row: dict[str, Any], where: str) -> list[str] | str:
+    steps = row.get("steps")
+    if isinstance(steps, list) and steps:
+        return [str(step) for step in steps]
+    return str(require_field(row, ("text", "completion"), where))
+
+
+def _append(out: Path, rows: list[dict[str, Any]]) -> None:
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
+    """Score the rows of ``config.samples`` not yet in the output; (output, rows skipped, rows scored)."""
+    out = Path(config.out) if config.out else Path(config.samples).with_suffix(".scored.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = scored_rows(out)
+    if done:
+        logger.info("%s: %d rows already scored, resuming", out, len(done))
+    scored = 0
+    todo = _todo(config.samples, done, _problem_texts(config.problems))
+    while chunk := list(itertools.islice(todo, max(config.chunk_rows, 1))):
+        items = [(problem, _steps(row, f"{config.samples} row {len(done) + scored + i + 1}"))
+                 for i, (row, problem) in enumerate(chunk)]
+        for (row, _), scores in zip(chunk, scorer.score_batch(items, config.batch_size), strict=True):
+            row["step_scores"] = scores
+        _append(out, [row for row, _ in chunk])
+        scored += len(chunk)
+        logger.info("scored %d rows (%d this run)", len(done) + scored, scored)
+    return out, len(done), scored
+
+
+def run(config: ScoreConfig, args: argparse.Namespace) -> int:
+    if not config.samples or not config.model:
+        logger.error("--samples and --model are required")
+        return 2
+    import torch
+
+    from prm.model.scoring import PRMScorer
+
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    start = time.perf_counter()
+    try:
+        scorer = PRMScorer(config.model, device=config.device, batch_size=config.batch_size)
+        out, skipped, scored = score_file(config, scorer)
+    except (RecordError, OSError, ValueError) as error:
+        logger.error("%s", error)
+        return 2
+    seconds = time.perf_counter() - start
+    sys.stdout.write(f"{scored} rows scored ({skipped} already done) in {seconds:.1f} s "
+                     f"({scored / max(seconds, 1e-9):.1f} rows/s) -> {out}\n")
+    return 0

@@ -1,0 +1,48 @@
+"""``prm train --data D --model M --out O``: train a PRM (or, with ``--outcome``, an outcome RM) on stepwise rows.
+
+The HF Trainer runs it (so ``accelerate launch -m prm.cli train ...`` gives DDP/FSDP/DeepSpeed); the output
+folder loads with ``AutoModelForTokenClassification.from_pretrained`` and scores with ``prm score`` or
+``prm.model.PRMScorer``. Prints the held-out metrics (step accuracy, step AUC, first-error accuracy/F1)
+and throughput. See :mod:`prm.train.trainer`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from data.jsonl import RecordError
+from prm.train.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+CONFIG = TrainConfig
+
+SHOWN = ("step_accuracy", "step_auc", "first_error_accuracy", "first_error_f1", "loss", "steps", "solutions")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No positional arguments: everything is an option of ``TrainConfig``."""
+
+
+def run(config: TrainConfig, args: argparse.Namespace) -> int:
+    from prm.train.trainer import train_prm
+
+    try:
+        result = train_prm(config)
+    except (RecordError, OSError, ValueError) as error:
+        logger.error("%s", error)
+        return 2
+    if not result.main_process:
+        return 0
+    lines = ["| metric | value |", "|---|---:|"]
+    for name in SHOWN:
+        value = result.metrics.get(f"eval_{name}")
+        if value is not None:
+            lines.append(f"| {name} | {value:.4g} |")
+    lines += [f"| train rows | {result.train_rows} |", f"| optimizer steps | {result.global_step} |",
+              f"| train loss | {result.train_loss:.4f} |", f"| tokens/s | {result.tokens_per_second:.0f} |",
+              f"| peak memory MiB | {result.peak_memory_mb:.0f} |"]
+    sys.stdout.write("\n".join(lines) + f"\n\nPRM saved to {result.out}\n")
+    return 0

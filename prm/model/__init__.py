@@ -1,0 +1,28 @@
+"""The process reward model: step tags and label placement, the model, and scoring.
+
+Submodules: ``tags`` (tokenisation with one tag per step and labels on the tags only; no torch),
+``modeling`` (backbone loading, 2-class or scalar head, loss, save format), ``scoring``
+(:class:`PRMScorer`, the ``AGGREGATIONS`` registry). Names are imported lazily so that
+``prm.model.tags`` stays importable without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "IGNORE_INDEX": "tags", "TaggedSequence": "tags", "place_labels": "tags", "encode_solution": "tags",
+    "outcome_labels": "tags", "is_complete": "tags",
+    "PRMConfig": "modeling", "load_backbone": "modeling", "save_prm": "modeling", "prm_loss": "modeling",
+    "step_probabilities": "modeling", "DEFAULT_STEP_TAG": "tags",
+    "AGGREGATIONS": "scoring", "PRMScorer": "scoring", "aggregate": "scoring",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'prm.model' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"prm.model.{_EXPORTS[name]}"), name)

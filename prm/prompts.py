@@ -1,0 +1,40 @@
+"""The one prompt template shared by policy training, sampling and scoring.
+
+A tokenizer without a chat template (the offline default policy's, built in-process) gets a plain
+text prompt; one with a chat template (an instruct model from the hub) gets its own template with a
+single user turn, asking for step-by-step reasoning and a boxed answer::
+
+    from prm.prompts import build_prompt
+    build_prompt("What is $2 + 3$?")          # 'Problem: What is $2 + 3$?\\nSolution:\\n'
+    build_prompt("What is $2 + 3$?", tokenizer)  # the model's chat template, generation prompt added
+
+Training appends the reference solution and the end-of-sequence token to exactly this text, so a
+sampler that sends this prompt sees the distribution the policy was trained on. Imports without torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PLAIN_TEMPLATE", "CHAT_INSTRUCTION", "build_prompt", "has_chat_template"]
+
+PLAIN_TEMPLATE = "Problem: {problem}\nSolution:\n"
+CHAT_INSTRUCTION = "{problem}\n\nPlease reason step by step, separate steps with blank lines, and put your final " \
+                   "answer within \\boxed{{}}."
+
+
+def has_chat_template(tokenizer: Any | None) -> bool:
+    """Whether ``tokenizer`` (any Hugging Face tokenizer, or None) carries a chat template."""
+    return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+
+
+def build_prompt(problem_text: str, tokenizer: Any | None = None) -> str:
+    """The prompt for ``problem_text``: the tokenizer's chat template when it has one, else plain text.
+
+    The returned string is what the policy continues; its completion is the solution (blank-line
+    separated steps, the answer in ``\\boxed{}``) followed by the end-of-sequence token.
+    """
+    if not has_chat_template(tokenizer):
+        return PLAIN_TEMPLATE.format(problem=problem_text)
+    messages = [{"role": "user", "content": CHAT_INSTRUCTION.format(problem=problem_text)}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -1,0 +1,216 @@
+"""``prm train``: fit a PRM (or the outcome RM baseline) on stepwise rows with the Hugging Face Trainer.
+
+::
+
+    from prm.train import TrainConfig, train_prm
+    result = train_prm(TrainConfig(data="data/stepwise.jsonl", model="runs/policy-default", out="runs/prm"))
+    result.metrics["eval_step_auc"]
+
+Because it is the stock ``Trainer``, ``accelerate launch -m prm.cli train ...`` runs it under DDP, FSDP
+or DeepSpeed. The loss is :func:`prm.model.modeling.prm_loss` passed as ``compute_loss_func`` (summed
+over labelled tags, divided by the tag count of the whole accumulated batch, so gradient accumulation
+and multi-device runs weight every tag equally). With ``--lora`` the backbone gets peft LoRA adapters
+(``TaskType.TOKEN_CLS``), the head is in ``modules_to_save`` (trained and saved whole) and a newly added
+tag token's embedding row is trained (``trainable_token_indices``); the adapters are merged before
+saving, so the output folder is always a plain ``AutoModelForTokenClassification``.
+
+Output folder: the model, tokenizer and ``prm_config.json`` (see :mod:`prm.model.scoring`),
+``train_metrics.json``, and ``checkpoints/checkpoint-N`` (Trainer checkpoints; ``--resume`` continues
+from the last one with the optimizer, scheduler, RNG and data position restored).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import Trainer
+from transformers.trainer_utils import get_last_checkpoint
+
+from data.records import StepwiseRow
+from data.stepwise import load_stepwise
+from prm.model.modeling import PRMConfig, head_module_name, load_backbone, prm_loss, save_prm, save_tokenizer_portable
+from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
+from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, training_arguments
+from prm.train.config import TrainConfig
+from prm.train.data import PRMCollator, TaggedDataset, encode_rows, split_rows
+from prm.train.metrics import make_compute_metrics, make_preprocess_logits
+
+__all__ = ["TrainResult", "train_prm", "apply_lora"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+METRICS_FILE = "train_metrics.json"
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the output folder, final eval metrics and throughput."""
+
+    out: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    global_step: int = 0
+    train_rows: int = 0
+    eval_rows: int = 0
+    train_seconds: float = 0.0
+    tokens_per_second: float = 0.0
+    peak_memory_mb: float = 0.0
+    train_loss: float = float("nan")
+    main_process: bool = True  # False on the other ranks of a distributed run (they do not write)
+
+
+def _load_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
+    rows = load_stepwise(config.data)
+    if config.eval_data:
+        train, held_out = rows, load_stepwise(config.eval_data)
+    elif config.eval_fraction > 0:
+        train, held_out = split_rows(rows, config.eval_fraction, config.seed)
+    else:
+        train, held_out = rows, []
+    if config.limit > 0:
+        train = train[: config.limit]
+    if config.eval_limit > 0:
+        held_out = held_out[: config.eval_limit]
+    logger.info("%d training rows, %d evaluation rows", len(train), len(held_out))
+    return train, held_out
+
+
+def apply_lora(model: Any, config: TrainConfig, tag_id: int, tag_added: bool) -> Any:
+    """Wrap ``model`` with LoRA adapters; the head and (if new) the tag embedding train in full."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets: str | list[str] = config.lora_targets
+    if targets != "all-linear":
+        targets = [name.strip() for name in targets.split(",") if name.strip()]
+    kwargs: dict[str, Any] = {}
+    if tag_added:
+        kwargs["trainable_token_indices"] = [tag_id]
+    lora = LoraConfig(task_type=TaskType.TOKEN_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=targets,
+                      modules_to_save=[head_module_name(model)], **kwargs)
+    peft_model = get_peft_model(model, lora)
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in peft_model.parameters())
+    logger.info("LoRA r=%d on %s: %d of %d parameters train", config.lora_r, targets, trainable, total)
+    return peft_model
+
+
+def _prm_config(config: TrainConfig, tokenizer: Any, tag_id: int) -> PRMConfig:
+    chat = has_chat_template(tokenizer)
+    return PRMConfig(tag_token=config.step_tag, tag_token_id=tag_id, head=config.head,
+                     step_separator=config.step_separator, segmentation=config.segmentation,
+                     prompt_template=CHAT_INSTRUCTION if chat else PLAIN_TEMPLATE, uses_chat_template=chat,
+                     objective="outcome" if config.outcome else "process", max_length=config.max_length)
+
+
+def _validate(config: TrainConfig) -> None:
+    if not config.data or not config.out:
+        raise ValueError("--data and --out are required")
+    if not 0 <= config.eval_fraction < 1:
+        raise ValueError(f"--eval-fraction should be in [0, 1), got {config.eval_fraction}")
+    if config.max_length < 8:
+        raise ValueError(f"--max-length {config.max_length} is too small")
+
+
+def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tuple[Any, Any],
+                   budget: TimeBudgetCallback) -> Trainer:
+    train_set, eval_set = datasets
+    args = training_arguments(config, Path(config.out) / CHECKPOINTS, has_eval=eval_set is not None)
+    return Trainer(
+        model=model, args=args, data_collator=PRMCollator(tokenizer.pad_token_id), train_dataset=train_set,
+        eval_dataset=eval_set, processing_class=tokenizer, compute_loss_func=partial(_loss, head=config.head),
+        compute_metrics=make_compute_metrics(), preprocess_logits_for_metrics=make_preprocess_logits(config.head),
+        callbacks=[budget],
+    )
+
+
+def _loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None, *, head: str) -> torch.Tensor:
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    return prm_loss(logits, labels, head, num_items_in_batch)  # type: ignore[arg-type]
+
+
+def _resume_point(config: TrainConfig) -> str | None:
+    folder = Path(config.out) / CHECKPOINTS
+    if not config.resume or not folder.is_dir():
+        return None
+    last = get_last_checkpoint(str(folder))
+    if last is None:
+        logger.warning("--resume: no checkpoint in %s, starting from scratch", folder)
+    else:
+        logger.info("resuming from %s", last)
+    return last
+
+
+def train_prm(config: TrainConfig) -> TrainResult:
+    """Train, evaluate and save a PRM as described in the module docstring."""
+    _validate(config)
+    threads = torch.get_num_threads()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: TrainConfig) -> TrainResult:
+    torch.manual_seed(config.seed)
+    model, tokenizer, tag_id, added = load_backbone(config.model, config.head, config.step_tag,
+                                                    head_dropout=config.head_dropout)
+    train_rows, eval_rows = _load_rows(config)
+    encode = partial(encode_rows, tokenizer=tokenizer, tag_id=tag_id, max_length=config.max_length,
+                     separator=config.step_separator, tag_token=config.step_tag, outcome=config.outcome)
+    train_seqs, train_stats = encode(train_rows)
+    eval_seqs, eval_stats = encode(eval_rows)
+    logger.info("train: %s", train_stats.summary())
+    logger.info("eval: %s", eval_stats.summary())
+    if not train_seqs:
+        raise ValueError("no training row has a label that fits in --max-length")
+    if config.lora:
+        model = apply_lora(model, config, tag_id, added)
+    resume = _resume_point(config)
+    budget = TimeBudgetCallback(config.minutes, saved_elapsed(resume))
+    eval_set = TaggedDataset(eval_seqs) if eval_seqs else None
+    trainer = _build_trainer(config, model, tokenizer, (TaggedDataset(train_seqs), eval_set), budget)
+    output = trainer.train(resume_from_checkpoint=resume)
+    metrics = trainer.evaluate() if eval_set is not None else {}
+    out = _save(trainer, config, tokenizer, _prm_config(config, tokenizer, tag_id))
+    result = TrainResult(
+        out=out, metrics={k: float(v) for k, v in metrics.items()}, global_step=trainer.state.global_step,
+        train_rows=len(train_seqs), eval_rows=len(eval_seqs), train_seconds=budget.elapsed_s,
+        tokens_per_second=budget.tokens_per_second, peak_memory_mb=peak_memory_mb(),
+        train_loss=float(output.metrics.get("train_loss", math.nan)), main_process=trainer.is_world_process_zero(),
+    )
+    if result.main_process:
+        record = {**asdict(result), "out": str(out), "config": asdict(config)}
+        (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _save(trainer: Trainer, config: TrainConfig, tokenizer: Any, prm_config: PRMConfig) -> Path:
+    """Write the final PRM folder from the main process (LoRA adapters merged into the weights).
+
+    Without LoRA, ``Trainer.save_model`` gathers FSDP/DeepSpeed-sharded weights. With LoRA the merge
+    runs on the main process's copy, which DDP has in full; a ZeRO-3/FSDP-sharded LoRA run should merge
+    from its last checkpoint instead.
+    """
+    out = Path(config.out)
+    if config.lora:
+        if trainer.is_world_process_zero():
+            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+            save_prm(merged, tokenizer, prm_config, out)
+    else:
+        trainer.save_model(str(out))
+        if trainer.is_world_process_zero():
+            save_tokenizer_portable(tokenizer, out)
+            prm_config.save(out)
+            logger.info("saved the PRM to %s", out)
+    trainer.accelerator.wait_for_everyone()
+    return out
