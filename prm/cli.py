@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval steps": ("prm.commands.eval_steps", "ProcessBench-style first-error evaluation of step scores"),
     "train": ("prm.commands.train", "train a PRM (or an outcome RM) on stepwise rows"),
     "score": ("prm.commands.score", "add per-step PRM scores to a samples file (resumable)"),
+    "sample": ("prm.commands.sample", "draw N solutions per problem with vLLM or HF generate (resumable)"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 

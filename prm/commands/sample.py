@@ -1,0 +1,190 @@
+"""``prm sample --model M --problems P --n 64 --out samples.jsonl``: N solutions per problem, resumable.
+
+Writes one Sample record per solution (``problem_id``, ``sample_idx``, ``text``, ``steps`` split on
+blank lines, ``answer`` extracted from the text, ``num_tokens``, ``finish_reason``). A problem's N
+samples are appended together and fsync'd; rerunning the same command after a kill drops the torn
+tail and continues with the problems not yet written (``prm.sampling.writer``). Prompts come from
+``prm.prompts.build_prompt`` (the model's chat template when it has one). ``--backend auto`` is vLLM
+when it imports, else Hugging Face ``generate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from data.jsonl import RecordError
+from data.records import Problem, Sample
+from data.segment import split_steps
+from prm.sampling.base import Completion, Sampler, SamplingConfig, resolve_backend
+from prm.sampling.writer import ResumeMismatch, SampleWriter
+from verifiers import extract_answer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SampleCommandConfig:
+    model: str | None = field(default=None, metadata={"help": "policy (required): model folder or hub id"})
+    problems: str | None = field(
+        default=None, metadata={"help": "problems (required): built-in name, JSONL file/folder or hub id"}
+    )
+    out: str | None = field(default=None, metadata={"help": "output JSONL of samples (required); resumed if present"})
+    split: str | None = field(default=None, metadata={"help": "split of --problems (default: the loader's)"})
+    limit: int | None = field(default=None, metadata={"help": "sample at most this many problems"})
+    n: int = field(default=64, metadata={"help": "samples per problem"})
+    backend: Literal["auto", "vllm", "hf"] = field(
+        default="auto", metadata={"help": "vllm, hf (transformers generate), or auto: vllm when importable"}
+    )
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature; 0 is greedy"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
+    max_tokens: int = field(default=512, metadata={"help": "most new tokens per sample"})
+    seed: int = field(default=0, metadata={"help": "random seed (vLLM: the engine's)"})
+    stop_at_step_end: bool = field(
+        default=False, metadata={"help": "stop each sample at its first blank line (one step, for rollouts)"}
+    )
+    batch_problems: int = field(default=32, metadata={"help": "problems per generate call (all n samples each)"})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs per engine (tensor parallel)"})
+    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vLLM: share of GPU memory to use"})
+    max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length (default: model's)"})
+    dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16 or float16"})
+    hf_batch_size: int = field(default=64, metadata={"help": "HF: sequences per generate batch"})
+    device: str = field(default="auto", metadata={"help": "HF: device (auto: cuda, mps, else cpu)"})
+
+
+CONFIG = SampleCommandConfig
+
+# The settings that shape the samples; resuming with other values is refused.
+META_KEYS = ("model", "n", "temperature", "top_p", "max_tokens", "stop_at_step_end")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No positional arguments: everything is an option of ``SampleCommandConfig``."""
+
+
+def build_sampler(config: SampleCommandConfig) -> Sampler:
+    """The configured backend for ``config.model``."""
+    backend = resolve_backend(config.backend)
+    assert config.model is not None
+    if backend == "vllm":
+        from prm.sampling.vllm_backend import VLLMSampler
+
+        return VLLMSampler(
+            config.model, seed=config.seed, tensor_parallel_size=config.tensor_parallel_size,
+            gpu_memory_utilization=config.gpu_memory_utilization, max_model_len=config.max_model_len,
+            dtype=config.dtype,
+        )
+    from prm.sampling.hf import HFSampler
+
+    return HFSampler(config.model, device=config.device, dtype=config.dtype, batch_size=config.hf_batch_size,
+                     seed=config.seed)
+
+
+def to_records(problem: Problem, completions: list[Completion]) -> list[dict[str, Any]]:
+    """The Sample records of one problem's completions."""
+    return [
+        Sample(problem_id=problem.id, sample_idx=i, text=c.text, steps=split_steps(c.text),
+               answer=extract_answer(c.text), num_tokens=c.num_tokens, finish_reason=c.finish_reason).to_dict()
+        for i, c in enumerate(completions)
+    ]
+
+
+def _check(config: SampleCommandConfig) -> str | None:
+    missing = [f"--{name}" for name in ("model", "problems", "out") if getattr(config, name) is None]
+    if missing:
+        return f"missing required option(s): {', '.join(missing)}"
+    if config.n < 1 or config.batch_problems < 1:
+        return "--n and --batch-problems must be >= 1"
+    return None
+
+
+def _load(config: SampleCommandConfig) -> list[Problem]:
+    from data.loaders import load_problems
+
+    problems = load_problems(config.problems or "", config.split, config.limit)
+    duplicates = [pid for pid, count in collections.Counter(p.id for p in problems).items() if count > 1]
+    if duplicates:
+        raise RecordError(f"{config.problems}: duplicate problem ids {duplicates[:5]}")
+    return problems
+
+
+def _sample_batch(config: SampleCommandConfig, sampler: Sampler, params: SamplingConfig, batch: list[Problem],
+                  position: int, writer: SampleWriter, counts: collections.Counter) -> None:
+    from prm.prompts import build_prompt
+
+    prompts = [build_prompt(p.problem, sampler.tokenizer) for p in batch]
+    # HF re-seeds per call (reproducible batches); vLLM's engine was seeded once.
+    params = dataclasses.replace(params, seed=config.seed + position if sampler.backend == "hf" else None)
+    for problem, completions in zip(batch, sampler.generate(prompts, config.n, params), strict=True):
+        writer.write_problem(to_records(problem, completions))
+        counts["tokens"] += sum(c.num_tokens for c in completions)
+        counts["samples"] += len(completions)
+        counts.update(f"finish:{c.finish_reason}" for c in completions)
+
+
+def sample_problems(
+    config: SampleCommandConfig, problems: list[Problem], writer: SampleWriter, sampler: Sampler | None = None
+) -> collections.Counter:
+    """Sample every problem not yet in ``writer`` and write it; returns counts (tokens, samples, reasons).
+
+    ``sampler`` (default: built from ``config``, closed at the end) lets a caller reuse a running engine.
+    """
+    from tqdm.auto import tqdm
+
+    position = {p.id: i for i, p in enumerate(problems)}
+    todo = [p for p in problems if not writer.is_done(p.id)]
+    counts: collections.Counter = collections.Counter()
+    if not todo:
+        return counts
+    owned = sampler is None
+    sampler = sampler or build_sampler(config)
+    params = SamplingConfig(temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
+                            stop_at_step_end=config.stop_at_step_end)
+    start = time.perf_counter()
+    try:
+        with tqdm(total=len(problems), initial=len(problems) - len(todo), unit="problem", desc="sample") as bar:
+            for first in range(0, len(todo), config.batch_problems):
+                batch = todo[first : first + config.batch_problems]
+                _sample_batch(config, sampler, params, batch, position[batch[0].id], writer, counts)
+                bar.update(len(batch))
+                bar.set_postfix(tok_s=f"{counts['tokens'] / (time.perf_counter() - start):.0f}")
+        counts["seconds"] = time.perf_counter() - start  # before closing: vLLM's shutdown takes seconds
+    finally:
+        if owned:
+            sampler.close()
+    return counts
+
+
+def run(config: SampleCommandConfig, args: argparse.Namespace) -> int:
+    problem = _check(config)
+    if problem:
+        logger.error("%s", problem)
+        return 2
+    try:
+        problems = _load(config)
+        meta = {key: getattr(config, key) for key in META_KEYS}
+        if Path(meta["model"]).exists():  # the same local model, however the path was spelled
+            meta["model"] = str(Path(meta["model"]).resolve())
+        with SampleWriter(config.out or "", config.n, meta) as writer:
+            done = sum(writer.is_done(p.id) for p in problems)
+            if writer.completed:
+                logger.info("resuming %s: %d of %d problems already sampled", config.out, done, len(problems))
+            counts = sample_problems(config, problems, writer)
+    except (RecordError, ResumeMismatch) as error:
+        logger.error("%s", error)
+        return 2
+    seconds = counts.pop("seconds", 0.0)
+    summary = (
+        f"sampled {counts['samples']} solutions ({len(problems) - done} problems x {config.n}) in {seconds:.1f} s, "
+        f"{counts['tokens'] / max(seconds, 1e-9):.0f} tokens/s; finish: stop {counts['finish:stop']}, "
+        f"length {counts['finish:length']}; {len(problems)} problems in {config.out}"
+    )
+    sys.stdout.write(summary + "\n")
+    return 0
