@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data stats": ("prm.commands.data_stats", "statistics of a problem or stepwise file"),
     "data build": ("prm.commands.data_build", "build a step-labelled dataset from synthetic and real solutions"),
     "label": ("prm.commands.label", "label solution steps (exact checks, error injection)"),
+    "policy train": ("prm.commands.policy_train",
+                     "train the small offline policy from scratch, or fine-tune a HF model (SFT)"),
     "bon": ("prm.commands.bon", "best-of-N table and curves: PRM vs ORM vs majority vs oracle"),
     "eval steps": ("prm.commands.eval_steps", "ProcessBench-style first-error evaluation of step scores"),
     "train": ("prm.commands.train", "train a PRM (or an outcome RM) on stepwise rows"),
