@@ -16,14 +16,7 @@ from prm.model.modeling import PRMConfig, add_step_tag, load_backbone, prm_loss,
 from prm.model.scoring import PRMScorer
 from prm.model.tiny import save_tiny_backbone
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all when other processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

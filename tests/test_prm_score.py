@@ -17,13 +17,7 @@ from prm.model.modeling import PRMConfig, load_backbone, save_prm
 from prm.model.scoring import AGGREGATIONS, PRMScorer, aggregate
 from prm.model.tiny import save_tiny_backbone
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
