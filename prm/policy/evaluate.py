@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from data.records import Problem
+from eval.bon import pass_at_k
 from prm.prompts import build_prompt, has_chat_template
 from verifiers import Verdict, verify_many
 
@@ -47,14 +47,6 @@ class EvalResult:
         data["pass_at"] = {str(k): v for k, v in self.pass_at.items()}
         return data
 
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from ``n`` samples of which ``c`` are correct: ``1 - C(n-c, k) / C(n, k)``."""
-    if not 0 < k <= n:
-        raise ValueError(f"need 0 < k <= n, got k={k}, n={n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def majority_correct(verdicts: Sequence[Verdict]) -> bool:
