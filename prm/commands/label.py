@@ -1,4 +1,4 @@
-"""``prm label --method exact|perturb --problems P [--samples S] --out O``: step labels as stepwise rows.
+"""``prm label --method exact|perturb|mc --problems P [--samples S] --out O``: step labels as stepwise rows.
 
 Methods (``METHODS``, name -> function; a new method is one more entry):
 
@@ -6,7 +6,11 @@ Methods (``METHODS``, name -> function; a new method is one more entry):
   (``data.labels.exact_labels``); labels the samples of ``--samples`` joined to ``--problems`` on
   ``problem_id``, or, without ``--samples``, the problems' own reference solutions;
 - ``perturb``: the problems' reference solutions as positives plus error-injected negatives with
-  exact first-error labels (``data.perturb``).
+  exact first-error labels (``data.perturb``);
+- ``mc``: Monte-Carlo (Math-Shepherd) labels of the samples (or reference solutions): ``--k`` completions
+  of every step prefix from the policy ``--model`` (``prm.mc_labels``); ``--mc-label`` soft or hard
+  (the other kind kept in an extra column); ``--consensus exact`` keeps only samples whose MC first
+  error equals the exact labeller's.
 
 ``--problems`` is a built-in name (math, math500, gsm8k, aime2024), a local file or folder, or a
 hub id (``data.loaders.load_problems``). Rows are written atomically; records that cannot be
@@ -21,20 +25,23 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from data.build import composition, composition_table
 from data.jsonl import RecordError
-from data.labels import Unlabellable, exact_labels, label_samples, make_row, solution_steps
+from data.labels import Unlabellable, exact_labels, label_samples, make_row, solution_steps, split_answer_line
 from data.perturb import perturb_problems
 from data.records import Problem, Sample, StepwiseRow, read_records, write_records
+
+if TYPE_CHECKING:
+    from prm.mc_labels import MCItem
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class LabelCommandConfig:
-    method: str = field(default="exact", metadata={"help": "labelling method: exact or perturb"})
+    method: str = field(default="exact", metadata={"help": "labelling method: exact, perturb or mc"})
     problems: str | None = field(
         default=None, metadata={"help": "problems (required): built-in name, JSONL file/folder or hub id"}
     )
@@ -58,6 +65,17 @@ class LabelCommandConfig:
     )
     seed: int = field(default=0, metadata={"help": "seed of the corruptions (perturb)"})
     negatives: int = field(default=1, metadata={"help": "corrupted copies per reference solution (perturb)"})
+    model: str | None = field(default=None, metadata={"help": "policy model folder or hub id (mc, required)"})
+    k: int = field(default=8, metadata={"help": "completions per step prefix (mc)"})
+    backend: Literal["auto", "vllm", "hf"] = field(default="auto", metadata={"help": "sampling backend (mc)"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the rollouts (mc)"})
+    max_tokens: int = field(default=256, metadata={"help": "most new tokens per rollout (mc)"})
+    mc_label: Literal["soft", "hard"] = field(
+        default="soft", metadata={"help": "labels column: soft (fraction correct) or hard (any correct) (mc)"}
+    )
+    consensus: Literal["none", "exact"] = field(
+        default="none", metadata={"help": "keep only samples whose MC first error equals the exact one's (mc)"}
+    )
 
 
 CONFIG = LabelCommandConfig
@@ -115,9 +133,66 @@ def label_perturb(config: LabelCommandConfig) -> LabelOutput:
     return rows, +skipped
 
 
+def _mc_items(config: LabelCommandConfig, tokenizer: object, skipped: collections.Counter) -> list[MCItem]:
+    """The solutions to label: ``--samples`` joined to the problems, else the problems' reference solutions."""
+    from prm.mc_labels import MCItem
+    from prm.prompts import build_prompt
+
+    problems = _load_problems(config, None if config.samples else config.limit)
+    if config.samples:
+        by_id = {p.id: p for p in problems}
+        pairs = []
+        for sample in list(read_records(config.samples, Sample))[: config.limit]:
+            if sample.problem_id not in by_id:
+                skipped["unknown problem_id"] += 1
+                continue
+            mode = "blank_line" if config.split_mode == "auto" else config.split_mode
+            pairs.append((by_id[sample.problem_id], sample.steps or solution_steps(sample.text, "", mode),
+                          {"sample_idx": sample.sample_idx}))
+    else:
+        pairs = [(p, solution_steps(p.solution or "", p.source, config.split_mode), {}) for p in problems]
+    items = []
+    for problem, steps, meta in pairs:
+        steps, _ = split_answer_line([s for s in steps if s.strip()])  # the steps exact_labels judges
+        if not steps or not problem.answer.strip():
+            skipped["no steps" if not steps else "empty gold answer"] += 1
+            continue
+        items.append(MCItem(prompt=build_prompt(problem.problem, tokenizer), steps=steps, gold=problem.answer,
+                            problem=problem.problem,
+                            meta={"source": problem.source, "problem_id": problem.id, **meta}))
+    return items
+
+
+def _exact_first_error(item: MCItem, config: LabelCommandConfig) -> int | None:
+    try:
+        return exact_labels(item.steps, item.gold, "zero", missing_answer=config.missing_answer).first_error
+    except Unlabellable:
+        return None
+
+
+def label_mc(config: LabelCommandConfig) -> LabelOutput:
+    """Monte-Carlo labels: ``--k`` rollouts per step prefix from ``--model``; optional exact consensus."""
+    from prm.mc_labels import consensus_filter, mc_label, mc_rows
+    from prm.sampling import SamplingConfig, make_sampler
+
+    if not config.model:
+        raise ValueError("--method mc needs --model (the policy that completes the step prefixes)")
+    skipped: collections.Counter = collections.Counter()
+    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
+    with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
+        items = _mc_items(config, sampler.tokenizer, skipped)
+        results = mc_label(sampler, items, config.k, params)
+    rows = mc_rows(results, config.mc_label)
+    if config.consensus == "exact":
+        rows, dropped = consensus_filter(rows, [_exact_first_error(r.item, config) for r in results])
+        skipped.update(dropped)
+    return rows, skipped
+
+
 METHODS: dict[str, Callable[[LabelCommandConfig], LabelOutput]] = {
     "exact": label_exact,
     "perturb": label_perturb,
+    "mc": label_mc,
 }
 
 
