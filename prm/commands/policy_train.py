@@ -35,12 +35,14 @@ def _evaluate(config: PolicyTrainConfig, result: TrainResult) -> dict[str, Any]:
     """Sample the trained policy on held-out synthetic test problems of the training levels and families."""
     from prm.policy.data import synthetic_problems
     from prm.policy.evaluate import evaluate_policy, format_result
+    from prm.policy.train import torch_threads
 
     problems = synthetic_problems(config.eval_problems, config.seed, "test", config.level_list() or None,
                                   config.family_list())
-    evaluation = evaluate_policy(result.model, result.tokenizer, problems, n=config.eval_samples,
-                                 temperature=config.eval_temperature, max_new_tokens=config.eval_max_new_tokens,
-                                 seed=config.seed, bf16=config.bf16)
+    with torch_threads(config.threads):
+        evaluation = evaluate_policy(result.model, result.tokenizer, problems, n=config.eval_samples,
+                                     temperature=config.eval_temperature, max_new_tokens=config.eval_max_new_tokens,
+                                     seed=config.seed)
     sys.stdout.write(format_result(evaluation) + "\n")
     return evaluation.to_dict()
 

@@ -35,7 +35,7 @@ from prm.policy.model import ModelSize, count_parameters, load_policy, new_model
 from prm.policy.tokenizer import save_tokenizer, train_tokenizer
 from prm.prompts import build_prompt
 
-__all__ = ["TrainResult", "train_policy", "lr_at", "resolve_device"]
+__all__ = ["TrainResult", "train_policy", "lr_at", "resolve_device", "torch_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,18 @@ class TrainResult:
     meta: dict[str, Any]
     model: Any
     tokenizer: Any
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` torch CPU threads (0: leave as is), restoring the previous count after."""
+    previous = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -168,7 +180,6 @@ def _loop(model: Any, optimizer: torch.optim.Optimizer, examples: list[Example],
     model.train()
     start = time.perf_counter() - state.elapsed_s
     last_checkpoint, window_start, window_tokens, losses = time.perf_counter(), time.perf_counter(), 0, []
-    lr = lr_at(config, state.step, _progress(config, state))
     for batch_examples in _batches(examples, config, state):
         if _progress(config, state) >= 1.0:
             break
@@ -199,8 +210,11 @@ def train_policy(config: PolicyTrainConfig) -> TrainResult:
     """Train (or resume) per ``config``; saves model, tokenizer and ``policy_meta.json`` in ``out_dir``."""
     if config.max_steps <= 0 and config.minutes <= 0:
         raise ValueError("give a budget: --minutes and/or --max-steps must be positive")
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    with torch_threads(config.threads):
+        return _train(config)
+
+
+def _train(config: PolicyTrainConfig) -> TrainResult:
     out_dir, device = Path(config.out_dir), resolve_device(config.device)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, tokenizer, problems, state, optimizer = _setup(config, out_dir, device)
