@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
@@ -17,19 +18,60 @@ class RecordError(ValueError):
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; malformed lines raise RecordError."""
+    """Yield (line number, object) for each non-blank line; malformed lines raise RecordError.
+
+    Malformed means: not UTF-8, not JSON (also nested too deeply, or an integer too long to convert), not an
+    object, or holding a string with an unpaired surrogate escape (``"\\ud800"``: not valid Unicode, it
+    cannot be written back as UTF-8 nor tokenized). A UTF-8 byte-order mark before the first line is skipped.
+    """
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            where = f"{path} line {line_no}"
+            line = _decode(raw[3:] if line_no == 1 and raw.startswith(codecs.BOM_UTF8) else raw, where)
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise RecordError(f"{path} line {line_no}: not valid JSON ({error.msg})") from error
+                raise RecordError(f"{where}: not valid JSON ({error.msg}, column {error.colno})") from error
+            except RecursionError as error:
+                raise RecordError(f"{where}: not usable JSON (nested too deeply)") from error
+            except ValueError as error:  # e.g. an integer literal longer than Python converts
+                raise RecordError(f"{where}: not usable JSON ({error})") from error
             if not isinstance(record, dict):
-                raise RecordError(f"{path} line {line_no}: expected a JSON object, got {type(record).__name__}")
+                raise RecordError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            if b"\\ud" in raw or b"\\uD" in raw:  # only an escape can smuggle in a lone surrogate
+                _check_unicode(record, where)
             yield line_no, record
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RecordError(
+            f"{where}: not UTF-8 text (byte 0x{raw[error.start]:02x} at byte {error.start + 1} of the line)"
+        ) from error
+
+
+def _check_unicode(record: dict[str, Any], where: str) -> None:
+    """RecordError naming the first field whose string (or key) holds an unpaired surrogate."""
+    stack: list[tuple[str, Any]] = [(repr(key), value) for key, value in record.items()]
+    stack += [(repr(key), key) for key in record]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise RecordError(f"{where}: field {name} holds an unpaired surrogate "
+                                  f"{value[error.start]!r} at character {error.start} (not valid Unicode)") from None
+        elif isinstance(value, dict):
+            stack += [(f"{name}[{key!r}]", item) for key, item in value.items()]
+            stack += [(f"{name} key", key) for key in value]
+        elif isinstance(value, list):
+            stack += [(f"{name}[{i}]", item) for i, item in enumerate(value)]
 
 
 def require_field(record: dict[str, Any], names: tuple[str, ...], where: str, kind: type = str) -> Any:

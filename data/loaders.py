@@ -214,7 +214,10 @@ def load_with_report(
     if first is None:
         logger.warning("%s: no rows", report.source)
         return [], report
-    convert = formats[fmt or default_fmt or detect(first[1])]
+    try:
+        convert = formats[fmt or default_fmt or detect(first[1])]
+    except ValueError as error:  # name the row the format was guessed from
+        raise RecordError(f"{first[0]}: {error}") from error
     return convert_rows(chain([first], rows), convert, source, split, report, limit), report
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from data.labels import LabelResult
@@ -119,10 +119,15 @@ def mc_label(
     chunk: int = 256,
     workers: int = 1,
     config: VerifyConfig | None = None,
+    skip: Callable[[int], bool] | None = None,
+    on_chunk: Callable[[list[tuple[int, MCResult]]], None] | None = None,
 ) -> list[MCResult]:
     """Monte-Carlo labels of ``items``: ``k`` completions per proper step prefix, one ``generate`` call per chunk.
 
-    ``workers`` threads verify the answers (``verifiers.verify_many``).
+    ``workers`` threads verify the answers (``verifiers.verify_many``). Resuming: items whose index
+    ``skip(index)`` is true are not returned, a chunk made only of them is not sampled, and
+    ``on_chunk`` gets each chunk's new (index, result) pairs as soon as they exist. Chunk ``c`` samples
+    with seed ``params.seed + c * chunk``, so a chunk's results do not depend on where a run resumed.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -130,15 +135,23 @@ def mc_label(
         raise ValueError("every item needs at least one step")
     results: list[MCResult] = []
     for start in range(0, len(items), chunk):
+        todo = [i for i in range(start, min(start + chunk, len(items))) if skip is None or not skip(i)]
+        if not todo:
+            continue
         batch = list(items[start : start + chunk])
         prompts = _rollout_prompts(batch)
-        groups = sampler.generate(prompts, k, params) if prompts else []
+        chunk_params = params if params.seed is None else replace(params, seed=params.seed + start)
+        groups = sampler.generate(prompts, k, chunk_params) if prompts else []
         if params.greedy:  # vLLM returns one completion under greedy decoding; k identical copies are meant
             groups = [(group * k)[:k] for group in groups]
         counts = _count_correct(batch, groups, k, workers, config)
-        results.extend(MCResult(item, k, c) for item, c in zip(batch, counts, strict=True))
+        new = [(start + j, MCResult(item, k, c)) for j, (item, c) in enumerate(zip(batch, counts, strict=True))
+               if start + j in todo]
+        if on_chunk is not None:
+            on_chunk(new)
+        results.extend(result for _, result in new)
         logger.info("MC labels: %d/%d solutions (%d rolled-out prefixes x %d completions)",
-                    len(results), len(items), len(prompts), k)
+                    start + len(batch), len(items), len(prompts), k)
     return results
 
 

@@ -43,8 +43,13 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     _limit_memory()
+    from verifiers.config import DEFAULT_CONFIG
     from verifiers.decide import handle_request  # heavy imports (sympy) after the fd dance
 
+    try:  # warm up: sympy and the LaTeX parser load here, under the start-up budget, not in a call's timeout
+        handle_request(("decide", "\\frac{x^2}{2}+1", "1+x^2/2", DEFAULT_CONFIG))
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first call pays for the imports
+        pass
     _send(protocol_out, "ready")
     stdin = sys.stdin.buffer
     while True:

@@ -116,15 +116,24 @@ def verify(gold: str, pred: str, config: VerifyConfig | None = None) -> Verdict:
         return Verdict(Status.UNPARSABLE, None, None, reason=f"internal error: {type(error).__name__}")
 
 
+def _check_pair(index: int, pair: Any) -> tuple[Any, Any]:
+    """``pair`` as (gold, pred); ValueError naming pair ``index`` when it is not a 2-item tuple or list."""
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise ValueError(f"pair {index} should be a (gold, pred) tuple, got {type(pair).__name__} {str(pair)[:60]!r}")
+    return pair[0], pair[1]
+
+
 def verify_many(
     pairs: Iterable[tuple[str, str]], workers: int = 1, config: VerifyConfig | None = None
 ) -> list[Verdict]:
     """Verify many (gold, pred) pairs; results in input order, each under its own timeout.
 
+    A pair that is not a 2-item tuple or list raises ValueError naming its index (before any work).
+
     With ``workers > 1`` the pairs are spread over that many threads, and the sympy work over
     as many sandbox processes, so symbolic comparisons run in parallel.
     """
-    pairs = list(pairs)
+    pairs = [_check_pair(index, pair) for index, pair in enumerate(pairs)]
     if workers <= 1 or len(pairs) < 2:
         return [verify(gold, pred, config) for gold, pred in pairs]
     get_sandbox().ensure_capacity(workers)

@@ -93,7 +93,7 @@ def run(config: BonCommandConfig, args: argparse.Namespace) -> int:
     try:
         result = run_bon(bon_problems, bon_config)
     except ValueError as error:
-        logger.error("%s", error)
+        logger.error("%s: %s", config.samples, error)
         return 2
     result.notes[:0] = notes + ([f"{filled} verdicts computed with the verifier"] if filled else [])
     write_bon_report(result, config.out_dir, config.title)

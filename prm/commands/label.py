@@ -10,7 +10,8 @@ Methods (``METHODS``, name -> function; a new method is one more entry):
 - ``mc``: Monte-Carlo (Math-Shepherd) labels of the samples (or reference solutions): ``--k`` completions
   of every step prefix from the policy ``--model`` (``prm.mc_labels``); ``--mc-label`` soft or hard
   (the other kind kept in an extra column); ``--consensus exact`` keeps only samples whose MC first
-  error equals the exact labeller's.
+  error equals the exact labeller's. Resumable: each chunk of ``--mc-chunk`` solutions is journalled
+  (``OUT.partial.jsonl``, fsync'd) when labelled; rerunning after a kill skips the journalled ones.
 
 ``--problems`` is a built-in name (math, math500, gsm8k, aime2024), a local file or folder, or a
 hub id (``data.loaders.load_problems``). Rows are written atomically; records that cannot be
@@ -25,6 +26,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from data.build import composition, composition_table
@@ -34,7 +36,8 @@ from data.perturb import perturb_problems
 from data.records import Problem, Sample, StepwiseRow, read_records, write_records
 
 if TYPE_CHECKING:
-    from prm.mc_labels import MCItem
+    from prm.mc_labels import MCItem, MCResult
+    from prm.sampling import Sampler
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,10 @@ class LabelCommandConfig:
     )
     consensus: Literal["none", "exact"] = field(
         default="none", metadata={"help": "keep only samples whose MC first error equals the exact one's (mc)"}
+    )
+    mc_chunk: int = field(
+        default=64, metadata={"help": "solutions per generate call, journalled together: a kill loses at most "
+                                      "one chunk, a rerun resumes (mc)"}
     )
 
 
@@ -170,18 +177,49 @@ def _exact_first_error(item: MCItem, config: LabelCommandConfig) -> int | None:
         return None
 
 
+def _mc_meta(config: LabelCommandConfig, items: int) -> dict[str, object]:
+    """The settings that shape MC labels: resuming a journal with other values is refused."""
+    model = str(Path(config.model).resolve()) if config.model and Path(config.model).exists() else config.model
+    keys = ("problems", "split", "samples", "limit", "split_mode", "k", "temperature", "max_tokens", "seed",
+            "mc_chunk")
+    return {"model": model, "items": items, **{key: getattr(config, key) for key in keys}}
+
+
+def _mc_results(config: LabelCommandConfig, sampler: Sampler, items: list[MCItem]) -> list[MCResult]:
+    """MC results of every item, resumable: each chunk's counts go to ``OUT.partial.jsonl`` (fsync'd) as soon
+    as they exist, a rerun skips the items already there; the journal is removed once OUT is written."""
+    from data.journal import RowJournal
+    from prm.mc_labels import MCResult, mc_label
+    from prm.sampling import SamplingConfig
+
+    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
+    keys = [f"{i}:{item.meta.get('problem_id')}:{item.meta.get('sample_idx')}" for i, item in enumerate(items)]
+    journal_path = Path(f"{config.out}.partial.jsonl")
+    with RowJournal(journal_path, key=lambda row: row["key"], meta=_mc_meta(config, len(items))) as journal:
+        if journal.rows:
+            logger.info("resuming %s: %d of %d solutions already labelled", journal_path, len(journal.rows),
+                        len(items))
+
+        def save(new: list[tuple[int, MCResult]]) -> None:
+            journal.append([{"key": keys[i], "k": r.k, "correct": r.correct} for i, r in new])
+
+        mc_label(sampler, items, config.k, params, chunk=max(config.mc_chunk, 1),
+                 skip=lambda i: journal.done(keys[i]), on_chunk=save)
+        return [MCResult(item, journal.rows[key]["k"], journal.rows[key]["correct"])
+                for item, key in zip(items, keys, strict=True)]
+
+
 def label_mc(config: LabelCommandConfig) -> LabelOutput:
     """Monte-Carlo labels: ``--k`` rollouts per step prefix from ``--model``; optional exact consensus."""
-    from prm.mc_labels import consensus_filter, mc_label, mc_rows
-    from prm.sampling import SamplingConfig, make_sampler
+    from prm.mc_labels import consensus_filter, mc_rows
+    from prm.sampling import make_sampler
 
     if not config.model:
         raise ValueError("--method mc needs --model (the policy that completes the step prefixes)")
     skipped: collections.Counter = collections.Counter()
-    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
     with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
         items = _mc_items(config, sampler.tokenizer, skipped)
-        results = mc_label(sampler, items, config.k, params)
+        results = _mc_results(config, sampler, items)
     rows = mc_rows(results, config.mc_label)
     if config.consensus == "exact":
         rows, dropped = consensus_filter(rows, [_exact_first_error(r.item, config) for r in results])
@@ -213,10 +251,12 @@ def run(config: LabelCommandConfig, args: argparse.Namespace) -> int:
         return 2
     try:
         rows, skipped = METHODS[config.method](config)
-    except (RecordError, FileNotFoundError, ValueError) as error:
+    except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)
         return 2
     count = write_records(config.out, rows)
+    Path(f"{config.out}.partial.jsonl").unlink(missing_ok=True)  # mc's journal: the output is complete
+    Path(f"{config.out}.partial.jsonl.meta.json").unlink(missing_ok=True)
     logger.info("wrote %d rows to %s (%s)", count, config.out, config.method)
     sys.stdout.write(_summary(rows, skipped) + "\n")
     return 0

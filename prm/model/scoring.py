@@ -140,8 +140,11 @@ class PRMScorer:
                       ) -> list[list[float | None]]:
         """Scores of pre-encoded solutions, longest first in batches of ``batch_size``; None past max_length."""
         size = batch_size or self.batch_size
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids), reverse=True)
-        results: list[list[float | None]] = [[] for _ in encoded]
+        # A solution whose prompt leaves no room for its first step has nothing to read: no forward at all
+        # (its prompt alone may be far longer than the model's context).
+        fitting = [i for i, seq in enumerate(encoded) if seq.tag_positions]
+        order = sorted(fitting, key=lambda i: len(encoded[i].input_ids), reverse=True)
+        results: list[list[float | None]] = [[None] * seq.num_steps for seq in encoded]
         for start in range(0, len(order), size):
             chunk = order[start: start + size]
             for index, scores in zip(chunk, self.forward_tags([encoded[i] for i in chunk]), strict=True):
@@ -154,8 +157,13 @@ class PRMScorer:
 
     def score_batch(self, items: Sequence[tuple[str, StepsOrText]], batch_size: int | None = None
                     ) -> list[list[float | None]]:
-        """Step scores for many (problem, steps or text) pairs, one forward pass per solution."""
-        return self.score_encoded([self.encode(problem, steps) for problem, steps in items], batch_size)
+        """Step scores for many (problem, steps or text) pairs, one forward pass per solution.
+
+        A malformed item (not a pair, a problem that is not a string, a step that is not one, text that
+        is not valid Unicode) raises ValueError naming the item.
+        """
+        checked = [_check_item(index, item) for index, item in enumerate(items)]
+        return self.score_encoded([self.encode(problem, steps) for problem, steps in checked], batch_size)
 
     def score(self, problem: str, steps_or_text: StepsOrText) -> list[float | None]:
         """P(correct) of every step of one solution (one forward pass)."""
@@ -175,3 +183,29 @@ class PRMScorer:
     def score_per_prefix(self, problem: str, steps_or_text: StepsOrText) -> list[float]:
         """The slow reference: one forward per step prefix, reading the last tag each time."""
         return [self.forward_tags([seq])[0][-1] for seq in self.encode_prefixes(problem, steps_or_text)]
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{where} should be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{where} holds an unpaired surrogate at character {error.start} (not valid Unicode)"
+                         ) from None
+    return value
+
+
+def _check_item(index: int, item: Any) -> tuple[str, StepsOrText]:
+    """``item`` as a (problem, steps or text) pair; ValueError naming item ``index`` and the bad part."""
+    where = f"item {index}"
+    if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 2:
+        raise ValueError(f"{where} should be a (problem, steps or text) pair, got {type(item).__name__} "
+                         f"{str(item)[:60]!r}")
+    problem, steps = item
+    _text(problem, f"{where}: the problem")
+    if isinstance(steps, str):
+        return problem, _text(steps, f"{where}: the solution text")
+    if not isinstance(steps, Sequence):
+        raise ValueError(f"{where}: the steps should be a list of strings or a text, got {type(steps).__name__}")
+    return problem, [_text(step, f"{where}: step {i}") for i, step in enumerate(steps)]

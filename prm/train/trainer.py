@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -136,11 +137,23 @@ def _loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None, *,
     return prm_loss(logits, labels, head, num_items_in_batch)  # type: ignore[arg-type]
 
 
+def _complete(checkpoint: Path) -> bool:
+    """The Trainer writes ``trainer_state.json`` last: a checkpoint without a readable one was cut by a kill."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _resume_point(config: TrainConfig) -> str | None:
+    """The newest complete checkpoint; newer ones that a kill left half-written are deleted."""
     folder = Path(config.out) / CHECKPOINTS
     if not config.resume or not folder.is_dir():
         return None
-    last = get_last_checkpoint(str(folder))
+    while (last := get_last_checkpoint(str(folder))) is not None and not _complete(Path(last)):
+        logger.warning("--resume: %s is incomplete (killed while saving?); deleting it", last)
+        shutil.rmtree(last)
     if last is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", folder)
     else:
@@ -172,7 +185,8 @@ def _train(config: TrainConfig) -> TrainResult:
     logger.info("train: %s", train_stats.summary())
     logger.info("eval: %s", eval_stats.summary())
     if not train_seqs:
-        raise ValueError("no training row has a label that fits in --max-length")
+        raise ValueError(f"{config.data}: no training row (of {len(train_rows)} loaded) has a label that fits in "
+                         f"--max-length {config.max_length}")
     if config.lora:
         model = apply_lora(model, config, tag_id, added)
     resume = _resume_point(config)

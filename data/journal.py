@@ -1,0 +1,115 @@
+"""A resumable job's journal: keyed JSONL rows appended and fsync'd chunk by chunk, recovered after a kill.
+
+Each ``append`` is one write followed by flush and fsync, so after ``kill -9`` the file holds whole rows
+and at most one torn last line; reopening cuts that line off (truncating in place) and loads the rest,
+so a rerun skips the keys already done and never duplicates one. The settings that shape the rows are
+kept beside the file in ``<path>.meta.json``; reopening with other settings is refused, not mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from data.jsonl import RecordError
+
+__all__ = ["JournalMismatch", "RowJournal"]
+
+logger = logging.getLogger(__name__)
+
+
+class JournalMismatch(ValueError):
+    """The journal on disk was written with other settings, or holds a key twice."""
+
+
+class RowJournal:
+    """Append-only keyed rows; ``rows`` maps each key already on disk to its row (in file order)."""
+
+    def __init__(self, path: str | Path, key: Callable[[dict[str, Any]], Hashable],
+                 meta: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_meta(meta)
+        self.rows: dict[Hashable, dict[str, Any]] = self._recover() if self.path.exists() else {}
+        self._handle = self.path.open("ab")
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".meta.json")
+
+    def _check_meta(self, meta: dict[str, Any] | None) -> None:
+        if meta is None:
+            return
+        if self.meta_path.exists() and self.path.exists():
+            old = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
+            if diff:
+                details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+                raise JournalMismatch(f"{self.path} was written with other settings ({details}); delete it to "
+                                      "start over, or use another output")
+            return
+        tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.meta_path)
+
+    def _recover(self) -> dict[Hashable, dict[str, Any]]:
+        """The rows of the existing file; a torn last line (no newline, or not JSON) is cut off."""
+        raw = self.path.read_bytes()
+        rows: dict[Hashable, dict[str, Any]] = {}
+        good = 0
+        lines = raw.split(b"\n")
+        for line_no, line in enumerate(lines[:-1], start=1):  # the piece after the last newline is torn
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                if line_no < len(lines) - 1:
+                    raise RecordError(f"{self.path} line {line_no}: not valid JSON in the middle of the journal "
+                                      f"({error})") from error
+                break  # the last line was cut inside a write
+            key = self.key(row)
+            if key in rows:
+                raise JournalMismatch(f"{self.path} line {line_no}: key {key!r} appears twice")
+            rows[key] = row
+            good += len(line) + 1
+        if good < len(raw):
+            logger.warning("%s: cutting a torn tail of %d bytes", self.path, len(raw) - good)
+            with self.path.open("r+b") as handle:
+                handle.truncate(good)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return rows
+
+    def done(self, key: Hashable) -> bool:
+        return key in self.rows
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Write ``rows`` in one write, then flush and fsync; a key already in the journal raises ValueError."""
+        keys = [self.key(row) for row in rows]
+        repeated = [k for k in keys if k in self.rows]
+        if repeated or len(set(keys)) < len(keys):
+            raise ValueError(f"keys already in {self.path}: {repeated[:5] or keys}")
+        self._handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self.rows.update(zip(keys, rows, strict=True))
+
+    def remove(self) -> None:
+        """Delete the journal and its settings (the job's real output has been written)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.meta_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+    def __enter__(self) -> RowJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
