@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
@@ -83,6 +83,7 @@ class Completion:
     num_tokens: int
     finish_reason: FinishReason
     stop_reason: str | None = None  # the stop string that ended it; None at end of sequence or length
+    token_ids: list[int] = field(default_factory=list)  # every generated token (see num_tokens); for RL updates
 
 
 class Sampler(ABC):

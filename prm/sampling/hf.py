@@ -150,10 +150,12 @@ class HFSampler(Sampler):
         stop_at = watcher.stopped_at[row] if watcher is not None else None
         if stop_at is not None and (eos_at is None or stop_at <= eos_at):
             text, found = cut_at_stop(self.tokenizer.decode(tokens[:stop_at], skip_special_tokens=True), stops)
-            return Completion(text, stop_at, "stop", found)
+            return Completion(text, stop_at, "stop", found, tokens[:stop_at])
         if eos_at is not None:
-            return Completion(self.tokenizer.decode(tokens[:eos_at], skip_special_tokens=True), eos_at, "stop")
-        return Completion(self.tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), "length")
+            return Completion(self.tokenizer.decode(tokens[:eos_at], skip_special_tokens=True), eos_at, "stop",
+                              token_ids=tokens[:eos_at])
+        return Completion(self.tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), "length",
+                          token_ids=tokens)
 
     def close(self) -> None:
         self.model = None

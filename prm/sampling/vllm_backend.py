@@ -97,4 +97,5 @@ def _completion(output: Any) -> Completion:
     if output.finish_reason not in ("stop", "length"):
         raise RuntimeError(f"vLLM finished a request with {output.finish_reason!r}")
     stop_reason = output.stop_reason if isinstance(output.stop_reason, str) else None
-    return Completion(output.text, len(output.token_ids), output.finish_reason, stop_reason)
+    return Completion(output.text, len(output.token_ids), output.finish_reason, stop_reason,
+                      list(output.token_ids))
