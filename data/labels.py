@@ -233,6 +233,8 @@ def label_samples(
     A sample's ``steps`` are used when present, else its ``text`` is split with ``split_mode`` (a
     :data:`data.segment.SEGMENTERS` name or ``"sentence"``; ``"auto"``: lines for GSM8K-style text, else
     blank lines).
+    Each row records ``answer_correct``: the verifier's check of the sample's final answer against
+    the gold, whatever its steps (what an outcome RM trains on).
     Samples that cannot be labelled are counted by reason in ``skipped`` (when given) and logged.
     """
     by_id = {p.id: p for p in problems}
@@ -251,6 +253,7 @@ def label_samples(
             skipped[str(error)] += 1
             continue
         rows.append(make_row(problem.problem, result, source=problem.source, problem_id=problem.id,
-                             sample_idx=sample.sample_idx, label_method="exact"))
+                             sample_idx=sample.sample_idx, label_method="exact",
+                             answer_correct=verify(problem.answer, sample.text, config=config).is_equal))
     log_skipped("exact labels", skipped, total)
     return rows

@@ -194,12 +194,21 @@ def _breakdown(cases: Sequence[StepCase], threshold: float) -> dict[str, dict[st
 
 def evaluate_steps(test: Sequence[StepCase], dev: Sequence[StepCase], skipped: Mapping[str, int] | None = None,
                    dev_source: str = "", thresholds: np.ndarray | None = None) -> StepsEvalResult:
-    """Choose the threshold on ``dev`` (best F1) and report it and the metrics on ``test``."""
+    """Choose the threshold on ``dev`` (best F1) and report it and the metrics on ``test``.
+
+    When the dev set lacks erroneous or correct cases F1 is undefined there: the threshold is then the
+    grid point nearest 0.5, and ``dev_source`` says so.
+    """
     if not test or not dev:
         raise ValueError(f"need cases in both sets, got {len(dev)} dev and {len(test)} test")
     grid = threshold_grid([*dev, *test]) if thresholds is None else np.asarray(thresholds, dtype=float)
     dev_metrics, test_metrics = step_metrics(dev, grid), step_metrics(test, grid)
-    threshold = choose_threshold(dev_metrics["f1"], grid)
+    if np.all(np.isnan(dev_metrics["f1"])):
+        threshold = float(grid[int(np.argmin(np.abs(grid - 0.5)))])
+        dev_source += " (F1 undefined there, no erroneous or no correct cases: threshold fixed near 0.5)"
+        logger.warning("step eval: %s", dev_source)
+    else:
+        threshold = choose_threshold(dev_metrics["f1"], grid)
     index = int(np.flatnonzero(grid == threshold)[0])
     best = int(np.nanargmax(test_metrics["f1"])) if not np.all(np.isnan(test_metrics["f1"])) else index
     logger.info("step eval: threshold %.3f chosen on %d dev cases; test F1 %.3f on %d cases",

@@ -29,6 +29,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("prm.commands.train", "train a PRM (or an outcome RM) on stepwise rows"),
     "score": ("prm.commands.score", "add per-step PRM scores to a samples file (resumable)"),
     "sample": ("prm.commands.sample", "draw N solutions per problem with vLLM or HF generate (resumable)"),
+    "serve": ("prm.commands.serve", "serve PRM step scores, answer checks and GRPO rewards over HTTP"),
+    "grpo": ("prm.commands.grpo", "GRPO on the policy with answer / PRM outcome / PRM process rewards"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 

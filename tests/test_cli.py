@@ -70,8 +70,3 @@ def test_unknown_yaml_key_is_an_error(tmp_path: Path) -> None:
     config.write_text("percnt: number\n", encoding="utf-8")
     with pytest.raises(SystemExit):
         main(["verify", str(src), "--config", str(config)])
-
-
-def test_quickstart_runs_on_math500(math500_rows: list[dict], tmp_path: Path) -> None:
-    assert main(["quickstart", "--out-dir", str(tmp_path)]) == 0
-    assert "| reference solution matches its own answer | 500/500 |" in (tmp_path / "report.md").read_text()

@@ -111,6 +111,7 @@ def test_label_samples_counts_what_it_skips() -> None:
     rows = label_samples(samples, problems, "zero", skipped=skipped)
     assert [r.labels for r in rows] == [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
     assert [r.extra["first_error"] for r in rows] == [-1, 1, -1, -1]
+    assert [r.extra["answer_correct"] for r in rows] == [True, False, True, True]  # sample 1 has no text
     assert rows[0].prompt == "How many apples?" and rows[1].extra["sample_idx"] == 1
     assert skipped == {"unknown problem_id": 1, "no steps": 1}
 

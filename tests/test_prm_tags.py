@@ -147,10 +147,22 @@ OUTCOME_TABLE = [
     ([], True, []),
 ]
 
+# the verifier's final-answer check, when a row records it, is all an outcome RM sees
+ANSWER_CORRECT_TABLE = [
+    ([1.0, 0.0, 0.0], True, True, [None, None, 1.0]),  # right answer despite a wrong step
+    ([1.0, 1.0], True, False, [None, 0.0]),
+    ([1.0, 1.0], False, None, [None, 0.0]),  # unknown: falls back to the step-label rule
+]
+
 
 @pytest.mark.parametrize("labels,complete,expected", OUTCOME_TABLE)
 def test_outcome_rule(labels, complete, expected):
     assert outcome_labels(labels, complete) == expected
+
+
+@pytest.mark.parametrize("labels,complete,answer_correct,expected", ANSWER_CORRECT_TABLE)
+def test_outcome_rule_prefers_the_answer_check(labels, complete, answer_correct, expected):
+    assert outcome_labels(labels, complete, answer_correct) == expected
 
 
 def test_is_complete():

@@ -79,7 +79,7 @@ def test_threshold_is_the_middle_of_the_best_plateau() -> None:
     assert result.test["f1"] == pytest.approx(2 / 3) and result.dev["f1"] == 1.0
     assert result.best_on_test["f1"] >= result.test["f1"]
     with pytest.raises(ValueError, match="both erroneous and correct"):
-        evaluate_steps(HAND_CASES, [StepCase([0.5], 0)])
+        choose_threshold(step_metrics([StepCase([0.5], 0)], grid)["f1"], grid)
 
 
 def test_threshold_grid_follows_the_score_range() -> None:
@@ -152,3 +152,11 @@ def test_prm_eval_steps_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_prm_eval_steps_needs_data(caplog: pytest.LogCaptureFixture) -> None:
     assert main(["eval", "steps"]) == 2
     assert "--data is required" in caplog.text
+
+
+def test_a_dev_set_without_correct_cases_falls_back_to_a_threshold_near_one_half() -> None:
+    dev = [StepCase([0.9, 0.2], 1), StepCase([0.1], 0)]  # erroneous only: F1 undefined
+    result = evaluate_steps(HAND_CASES, dev, dev_source="dev")
+    assert abs(result.threshold - 0.5) <= min(abs(t - 0.5) for t in result.thresholds) + 1e-12
+    assert "F1 undefined" in result.dev_source
+    assert result.test["error_accuracy"] == step_metrics(HAND_CASES, [result.threshold])["error_accuracy"][0]

@@ -64,6 +64,8 @@ def _difficulty(config: DataSynthConfig) -> Difficulty | None:
 
 def run(config: DataSynthConfig, args: argparse.Namespace) -> int:
     try:
+        if config.n_train < 0 or config.n_test < 0:
+            raise ValueError(f"--n-train and --n-test must be >= 0, got {config.n_train} and {config.n_test}")
         difficulty = _difficulty(config)
         levels = [int(level) for level in _csv(config.levels) or []] or None
         if difficulty is not None and levels is not None:

@@ -1,74 +1,59 @@
-"""``prm quickstart``: the main job on the offline default.
+"""``prm quickstart``: the main job — policy, samples, step labels, PRM and ORM, best-of-N, step errors.
 
-Until the sampling, PRM and best-of-N stages land, the best real job the project has is the
-outcome verifier on real data: every MATH-500 reference solution is checked against its gold
-answer (positives), and against a different problem's answer (shuffled negatives). Writes a
-Markdown report under ``runs/quickstart/``.
+On a CPU-only machine with no network it builds everything from scratch on the synthetic arithmetic
+task (:mod:`prm.quickstart.stages` lists the stages) and writes ``runs/quickstart/report.md`` with
+PRM vs learned ORM vs majority vote vs oracle, first-error detection, and each stage's time and
+command. Finished stages are reused on the next run (``--fresh`` redoes them); a killed run resumes.
+On a GPU machine the same command takes real models and data::
 
-MATH-500 comes from ``data.loaders.load_problems("math500")``: a local copy when one exists
-(``$PRM_MATH_DATASETS`` or ``../shared/datasets`` beside the checkout), else the hub.
+    prm quickstart --policy Qwen/Qwen2.5-Math-1.5B-Instruct --prm runs/my-prm --orm runs/my-orm \\
+        --problems math500 --test-problems 500 --n 64
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import random
+import shutil
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.loaders import load_problems
-from verifiers import Status, verify_many
+from prm.pipeline import StageFailed, run_stages
+from prm.quickstart.report import write_report
+from prm.quickstart.stages import QuickstartConfig, QuickstartPaths, build_stages
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class QuickstartConfig:
-    problems: str | None = field(default=None, metadata={"help": "MATH-500 JSONL path (default: local copy, else hub)"})
-    out_dir: str = field(default="runs/quickstart", metadata={"help": "where the report is written"})
-    workers: int = field(default=2, metadata={"help": "parallel verifier workers"})
-    seed: int = field(default=0, metadata={"help": "seed of the shuffled negatives"})
-
 
 CONFIG = QuickstartConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No positional arguments."""
+    """No positional arguments: everything is an option of ``QuickstartConfig``."""
+
+
+def _clear(paths: QuickstartPaths) -> None:
+    """``--fresh``: delete a previous quickstart's outputs (only a folder that holds one, or an empty one)."""
+    root = paths.root
+    if not root.exists():
+        return
+    if not paths.state.is_dir() and any(root.iterdir()):
+        raise ValueError(f"--fresh would delete {root}, which does not hold a quickstart run; pick another --out-dir")
+    logger.info("--fresh: deleting %s", root)
+    shutil.rmtree(root)
 
 
 def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
-    source = config.problems or "math500"
-    rows = [p.to_dict() for p in load_problems(source, split="test")]
-    logger.info("verifying %d MATH-500 reference solutions from %s", len(rows), source)
-    order = list(range(len(rows)))
-    random.Random(config.seed).shuffle(order)
-    negatives = [(rows[i]["answer"], rows[j]["solution"]) for i, j in enumerate(order)
-                 if rows[i]["answer"].replace(" ", "") != rows[j]["answer"].replace(" ", "")]
-    start = time.perf_counter()
-    positive = verify_many([(r["answer"], r["solution"]) for r in rows], workers=config.workers)
-    negative = verify_many(negatives, workers=config.workers)
-    seconds = time.perf_counter() - start
-    accepted = sum(v.is_equal for v in positive)
-    rejected = sum(v.status is Status.NOT_EQUAL for v in negative)
-    misses = [(r["id"], v.reason)
-              for r, v in zip(rows, positive, strict=True) if not v.is_equal]
-    report = "\n".join([
-        "# prm quickstart: outcome verifier on MATH-500", "",
-        f"Source: `{source}`", "",
-        "| check | result |", "|---|---:|",
-        f"| reference solution matches its own answer | {accepted}/{len(rows)} |",
-        f"| shuffled pairs (different answers) rejected | {rejected}/{len(negatives)} |",
-        f"| pairs verified | {len(rows) + len(negatives)} in {seconds:.2f} s "
-        f"({(len(rows) + len(negatives)) / seconds:.0f} pairs/s, {config.workers} workers) |",
-        "", *[f"- missed: {uid}: {reason}" for uid, reason in misses],
-    ])
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(report + "\n", encoding="utf-8")
-    sys.stdout.write(report + "\n")
-    logger.info("report written to %s", out / "report.md")
-    return 0 if accepted == len(rows) else 1
+    paths = QuickstartPaths(Path(config.out_dir))
+    try:
+        stages = build_stages(config)
+        if config.fresh:
+            _clear(paths)
+        results = run_stages(stages, paths.state)
+    except (StageFailed, ValueError) as error:
+        logger.error("%s", error)
+        return 1
+    rms = [("PRM (exact step labels)", config.prm or str(paths.prm)),
+           ("ORM (final-answer labels)", config.orm or str(paths.orm))]
+    report = write_report(paths.root, results, rms)
+    sys.stdout.write(report.read_text(encoding="utf-8"))
+    return 0

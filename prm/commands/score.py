@@ -38,6 +38,10 @@ class ScoreConfig:
     chunk_rows: int = field(default=256, metadata={"help": "rows scored and appended to the output per write"})
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto uses a GPU if present"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    score_field: str = field(
+        default="step_scores",
+        metadata={"help": "field the scores go to (e.g. orm_step_scores for an outcome RM, read by `prm bon`)"},
+    )
 
 
 CONFIG = ScoreConfig
@@ -101,9 +105,14 @@ def _todo(samples: str, done: list[tuple[Any, Any]], problems: dict[str, str]) -
 
 
 def _steps(row: dict[str, Any], where: str) -> list[str] | str:
-    steps = row.get("steps")
+    """The row's steps: ``steps`` (samples) or ``completions`` (stepwise rows), else its text to split."""
+    steps = row.get("steps") or row.get("completions")
     if isinstance(steps, list) and steps:
-        return [str(step) for step in steps]
+        name = "steps" if row.get("steps") else "completions"
+        for i, step in enumerate(steps):
+            if not isinstance(step, str):
+                raise RecordError(f"{where}: field '{name}[{i}]' should be str, got {type(step).__name__}")
+        return list(steps)
     return str(require_field(row, ("text", "completion"), where))
 
 
@@ -127,7 +136,7 @@ def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
         items = [(problem, _steps(row, f"{config.samples} row {len(done) + scored + i + 1}"))
                  for i, (row, problem) in enumerate(chunk)]
         for (row, _), scores in zip(chunk, scorer.score_batch(items, config.batch_size), strict=True):
-            row["step_scores"] = scores
+            row[config.score_field] = scores
         _append(out, [row for row, _ in chunk])
         scored += len(chunk)
         logger.info("scored %d rows (%d this run)", len(done) + scored, scored)

@@ -142,14 +142,19 @@ def is_complete(steps: Sequence[str], extra: dict[str, Any] | None = None) -> bo
     return bool(steps) and "\\boxed" in steps[-1]
 
 
-def outcome_labels(labels: Sequence[float], complete: bool) -> list[float | None]:
+def outcome_labels(labels: Sequence[float], complete: bool, answer_correct: bool | None = None) -> list[float | None]:
     """The outcome RM's labels for a stepwise row: None on every step but the last.
 
-    The last step gets 1.0 iff the solution is complete and every step label is exactly 1.0 (a
-    correct final answer reached by correct steps), else 0.0. Soft labels below 1.0 count as not
-    correct.
+    The last step gets the final answer's correctness when the row records it (``answer_correct``,
+    the verifier's check of the whole solution, as in "Let's Verify Step by Step": an ORM sees no
+    step labels). Otherwise 1.0 iff the solution is complete and every step label is exactly 1.0
+    (a correct final answer reached by correct steps), else 0.0; soft labels below 1.0 count as
+    not correct.
     """
     if not labels:
         return []
-    outcome = 1.0 if complete and all(label == 1.0 for label in labels) else 0.0
+    if answer_correct is not None:
+        outcome = 1.0 if answer_correct else 0.0
+    else:
+        outcome = 1.0 if complete and all(label == 1.0 for label in labels) else 0.0
     return [None] * (len(labels) - 1) + [outcome]

@@ -48,7 +48,9 @@ def split_rows(rows: Sequence[StepwiseRow], fraction: float, seed: int = 0) -> t
 def row_labels(row: StepwiseRow, outcome: bool) -> list[float | None]:
     """The labels a row trains with: its step labels, or the outcome RM's single last-step label."""
     if outcome:
-        return outcome_labels(row.labels, is_complete(row.completions, row.extra))
+        flag = row.extra.get("answer_correct")
+        return outcome_labels(row.labels, is_complete(row.completions, row.extra),
+                              flag if isinstance(flag, bool) else None)
     return list(row.labels)
 
 

@@ -1,0 +1,163 @@
+"""A cached, resumable pipeline of ``prm`` commands: what ``prm quickstart`` is made of.
+
+A :class:`Stage` is one ``prm`` command line and the files it produces. :func:`run_stages` runs the
+stages in order, each in its own Python process (``python -m prm.cli ...``), so a stage's memory,
+threads and vLLM engine go away with it. Stages that share a ``group`` run at the same time (say,
+two trainings of one thread each on a 2-core machine); their output goes to a log file each.
+
+A finished stage leaves a marker ``<state_dir>/<slug>.json`` holding its command line and duration.
+On the next run a stage whose marker matches its command line and whose outputs all exist is
+skipped; any other stage runs again, and the commands themselves resume their partial outputs
+(``prm sample``, ``prm score`` and training checkpoints), so a killed pipeline loses little. To redo
+a stage, delete its marker; to redo everything, delete the outputs too (``prm quickstart --fresh``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Stage", "StageFailed", "StageResult", "run_stages", "command_line"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``prm`` command (``argv`` without the leading ``prm``) and the paths it writes."""
+
+    name: str
+    argv: tuple[str, ...]
+    outputs: tuple[str, ...]
+    group: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    cached: bool
+    command: str
+
+
+class StageFailed(RuntimeError):
+    """A stage's command exited non-zero; the message names the stage, its exit code and log."""
+
+
+def command_line(stage: Stage) -> str:
+    """The stage as a shell command a person can paste."""
+    env = " ".join(f"{key}={shlex.quote(value)}" for key, value in stage.env.items())
+    return " ".join(part for part in (env, "prm", shlex.join(stage.argv)) if part)
+
+
+def _marker(stage: Stage, state_dir: Path) -> Path:
+    return state_dir / f"{stage.slug}.json"
+
+
+def _cached(stage: Stage, state_dir: Path) -> float | None:
+    """The recorded duration when ``stage`` is done with the same command line, else None."""
+    marker = _marker(stage, state_dir)
+    if not marker.exists():
+        return None
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("argv") != list(stage.argv) or not all(Path(p).exists() for p in stage.outputs):
+        return None
+    return float(record.get("seconds", 0.0))
+
+
+def _start(stage: Stage, log_path: Path | None) -> subprocess.Popen:
+    env = {**os.environ, **stage.env}
+    out = log_path.open("w", encoding="utf-8") if log_path else None
+    try:
+        return subprocess.Popen([sys.executable, "-m", "prm.cli", *stage.argv], env=env, stdout=out,
+                                stderr=subprocess.STDOUT if out else None)
+    finally:
+        if out:
+            out.close()
+
+
+def _finish(stage: Stage, process: subprocess.Popen, started: float, state_dir: Path,
+            log_path: Path | None) -> StageResult:
+    code = process.wait()
+    seconds = time.perf_counter() - started
+    if code != 0:
+        where = f"; its log: {log_path}" if log_path else ""
+        raise StageFailed(f"stage {stage.name!r} failed with exit code {code}{where}\n  {command_line(stage)}")
+    missing = [p for p in stage.outputs if not Path(p).exists()]
+    if missing:
+        raise StageFailed(f"stage {stage.name!r} finished but did not write {', '.join(missing)}")
+    record = {"argv": list(stage.argv), "seconds": seconds, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    _marker(stage, state_dir).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    logger.info("stage %s done in %.1f s", stage.name, seconds)
+    return StageResult(stage.name, seconds, False, command_line(stage))
+
+
+def _run_group(stages: Sequence[Stage], state_dir: Path, position: str) -> list[StageResult]:
+    """Run ``stages`` at once (a group) or alone; a lone stage writes to the console, a group to logs."""
+    together = len(stages) > 1
+    running = []
+    for stage in stages:
+        log_path = state_dir / f"{stage.slug}.log" if together else None
+        logger.info("%s stage %s: %s%s", position, stage.name, command_line(stage),
+                    f" (log: {log_path})" if log_path else "")
+        running.append((stage, _start(stage, log_path), time.perf_counter(), log_path))
+    try:
+        return [_finish(stage, process, started, state_dir, log) for stage, process, started, log in running]
+    finally:
+        for _, process, _, _ in running:
+            if process.poll() is None:
+                process.kill()
+
+
+def _groups(stages: Sequence[Stage]) -> list[list[Stage]]:
+    """Consecutive stages sharing a non-None ``group`` form one group; every other stage is alone."""
+    groups: list[list[Stage]] = []
+    for stage in stages:
+        if groups and stage.group is not None and groups[-1][0].group == stage.group:
+            groups[-1].append(stage)
+        else:
+            groups.append([stage])
+    return groups
+
+
+def run_stages(stages: Sequence[Stage], state_dir: str | Path) -> list[StageResult]:
+    """Run (or skip, when cached) every stage in order; raises :class:`StageFailed` on the first failure."""
+    state = Path(state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    names = [stage.slug for stage in stages]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stage names must be distinct: {names}")
+    results: list[StageResult] = []
+    done = 0
+    for group in _groups(stages):
+        todo = []
+        for stage in group:
+            seconds = _cached(stage, state)
+            if seconds is None:
+                todo.append(stage)
+            else:
+                done += 1
+                logger.info("[%d/%d] stage %s: cached (took %.1f s)", done, len(stages), stage.name, seconds)
+                results.append(StageResult(stage.name, seconds, True, command_line(stage)))
+        if todo:
+            position = f"[{done + 1}{f'-{done + len(todo)}' if len(todo) > 1 else ''}/{len(stages)}]"
+            results.extend(_run_group(todo, state, position))
+            done += len(todo)
+    return results

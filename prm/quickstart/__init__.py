@@ -1,0 +1,1 @@
+"""``prm quickstart``: the whole system end to end on the offline default (stages and report)."""

@@ -1,0 +1,115 @@
+"""The quickstart report: one Markdown page over the stages' outputs (best-of-N, step errors, RMs, labels).
+
+Reads only files the stages wrote (``bon/bon.json``, ``steps/steps_eval.json``, the reward models'
+``train_metrics.json``, the label files), so it can be rebuilt at any time without rerunning a stage.
+The plots are the ones ``prm bon`` and ``prm eval steps`` drew, linked from the page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from data.jsonl import read_jsonl
+from prm.pipeline import StageResult
+
+__all__ = ["headline", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+HEADLINE_RULES = ("first", "majority", "orm", "prm_min", "prm_product", "prm_last", "prm_vote_min", "oracle")
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def headline(bon: dict[str, Any]) -> list[str]:
+    """The best-of-N table at the largest N: accuracy and CI per rule, and PRM-min's paired differences."""
+    n, curves = bon["ns"][-1], bon["curves"]
+    lines = [f"| rule | accuracy @ N={n} (%) | 95% CI |", "|---|---:|---:|"]
+    for rule in HEADLINE_RULES:
+        if rule in curves:
+            curve = curves[rule]
+            label = "pass@1 (first sample)" if rule == "first" else rule
+            lines.append(f"| {label} | {_pct(curve['accuracy'][-1])} | "
+                         f"[{_pct(curve['low'][-1])}, {_pct(curve['high'][-1])}] |")
+    differences = bon.get("differences", {}).get("prm_min", {})
+    for baseline, diff in differences.items():
+        low, high = diff["low"], diff["high"]
+        verdict = "better" if low > 0 else "worse" if high < 0 else "no significant difference"
+        lines.append(f"\nprm_min vs {baseline} at N={n}: {100 * diff['mean']:+.1f} points "
+                     f"[{100 * low:+.1f}, {100 * high:+.1f}], {verdict}.")
+    return lines
+
+
+def _rm_lines(names: Sequence[tuple[str, str]]) -> list[str]:
+    keys = ("eval_step_accuracy", "eval_step_auc", "eval_first_error_f1")
+    rows = []
+    for label, folder in names:
+        flat = (_load(Path(folder) / "train_metrics.json") or {}).get("metrics", {})
+        cells = [f"{flat[k]:.3f}" if isinstance(flat.get(k), (int, float)) else "n/a" for k in keys]
+        rows.append(f"| {label} | {' | '.join(cells)} |")
+    return ["| reward model | held-out step accuracy | step AUC | first-error F1 |", "|---|---:|---:|---:|", *rows]
+
+
+def _label_agreement(exact_path: Path, mc_path: Path) -> list[str]:
+    """MC (hard, >= 0.5) vs exact labels on the samples both labelled, per step and on the first error."""
+    if not (exact_path.exists() and mc_path.exists()):
+        return []
+    exact = {(r.get("problem_id"), r.get("sample_idx")): r["labels"] for _, r in read_jsonl(exact_path)}
+    steps = same = rows = same_first = 0
+    for _, row in read_jsonl(mc_path):
+        truth = exact.get((row.get("problem_id"), row.get("sample_idx")))
+        if truth is None:
+            continue
+        mc = [label >= 0.5 for label in row["labels"]]
+        ok = [label >= 0.5 for label in truth]
+        rows += 1
+        steps += min(len(mc), len(ok))
+        same += sum(a == b for a, b in zip(mc, ok, strict=False))
+        same_first += (mc + [False]).index(False) == (ok + [False]).index(False)
+    if not rows:
+        return []
+    return [f"Monte-Carlo labels vs exact labels on {rows} training samples: step agreement "
+            f"{100 * same / max(steps, 1):.1f}%, same first error {100 * same_first / rows:.1f}%."]
+
+
+def _stage_lines(results: Sequence[StageResult]) -> list[str]:
+    total = sum(r.seconds for r in results if not r.cached)
+    rows = [f"| {r.name} | {r.seconds:.0f} | {'cached' if r.cached else 'ran'} | `{r.command}` |" for r in results]
+    return ["| stage | seconds | this run | command |", "|---|---:|---|---|", *rows,
+            "", f"Time spent in this run: {total / 60:.1f} min."]
+
+
+def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple[str, str]]) -> Path:
+    """Write ``root/report.md`` from the stage outputs; returns its path."""
+    bon = _load(root / "bon" / "bon.json")
+    steps = _load(root / "steps" / "steps_eval.json")
+    lines = ["# prm quickstart", "",
+             "PRM vs learned ORM vs majority vote vs oracle on the test problems (best-of-N), step-error "
+             "detection, and what every stage did. Rerun any stage with the command in the last table.", ""]
+    if bon:
+        lines += ["## Best-of-N", "", *headline(bon), "", "![accuracy vs N](bon/bon.png)", "",
+                  "Full table, breakdowns and wrong-step rates: [bon/bon.md](bon/bon.md).", ""]
+    if steps:
+        test = steps["test"]
+        lines += ["## First-error detection (exact labels of the test samples)", "",
+                  f"Threshold {steps['threshold']:.3f} (chosen on {steps['dev_source']}): accuracy on erroneous "
+                  f"{_pct(test.get('error_accuracy'))}%, on correct {_pct(test.get('correct_accuracy'))}%, "
+                  f"F1 {_pct(test.get('f1'))}%.", "", "![F1 vs threshold](steps/steps_f1.png)", ""]
+    lines += ["## Reward models", "", *_rm_lines(rms), ""]
+    lines += [*_label_agreement(root / "labels" / "train-exact.jsonl", root / "labels" / "train-mc.jsonl"), ""]
+    lines += ["## Stages", "", *_stage_lines(results), ""]
+    path = root / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    logger.info("report written to %s", path)
+    return path

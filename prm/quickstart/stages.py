@@ -1,0 +1,172 @@
+"""The stages of ``prm quickstart``: which ``prm`` commands run, in which order, writing which files.
+
+Offline default (the synthetic arithmetic task, every model trained here)::
+
+    data synth  ->  policy train  ->  sample test (N per problem)  ->  sample train (a few per problem)
+      -> label train samples (exact; Monte-Carlo on a subset)  ->  label test samples (exact)
+      -> train PRM and learned ORM side by side (same backbone, rows and budget; only labels differ)
+      -> score test samples (PRM, ORM)  ->  bon  ->  eval steps
+
+``--policy`` skips policy training, ``--prm`` and ``--orm`` skip the reward-model trainings (and,
+with both, the training samples and labels), ``--problems`` replaces the synthetic test problems
+(``--train-problems`` then names the problems the reward models train on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prm.pipeline import Stage
+
+__all__ = ["QuickstartConfig", "QuickstartPaths", "build_stages"]
+
+SYNTHETIC = "synthetic"
+
+
+@dataclass
+class QuickstartConfig:
+    out_dir: str = field(default="runs/quickstart", metadata={"help": "where every stage writes, and the report"})
+    fresh: bool = field(default=False, metadata={"help": "redo every stage instead of reusing finished ones"})
+    problems: str = field(default=SYNTHETIC, metadata={
+        "help": "test problems: 'synthetic' (generated here), a built-in name (math500, ...), a file or hub id"})
+    train_problems: str | None = field(default=None, metadata={
+        "help": "problems the reward models train on (default: synthetic train problems; required with --problems "
+                "unless --prm and --orm are given)"})
+    policy: str | None = field(default=None, metadata={"help": "policy folder or hub id (default: train one here)"})
+    prm: str | None = field(default=None, metadata={"help": "PRM folder (default: train one here)"})
+    orm: str | None = field(default=None, metadata={"help": "learned outcome RM folder (default: train one here)"})
+    n: int = field(default=16, metadata={"help": "samples per test problem (best-of-N up to this N)"})
+    test_problems: int = field(default=200, metadata={"help": "test problems to sample"})
+    train_problem_count: int = field(default=3000, metadata={"help": "problems whose samples train the RMs"})
+    train_samples: int = field(default=4, metadata={"help": "samples per training problem"})
+    mc_samples: int = field(default=600, metadata={"help": "training samples given Monte-Carlo labels too"})
+    mc_k: int = field(default=8, metadata={"help": "rollouts per step prefix for Monte-Carlo labels"})
+    policy_minutes: float = field(default=9.0, metadata={"help": "policy training budget (minutes)"})
+    rm_minutes: float = field(default=4.0, metadata={"help": "training budget of each reward model (minutes)"})
+    temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
+    max_tokens: int = field(default=320, metadata={"help": "longest sampled solution in tokens"})
+    backend: str = field(default="auto", metadata={"help": "sampling backend: auto (vLLM when installed), vllm, hf"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads per process (two trainings run at once)"})
+    seed: int = field(default=0, metadata={"help": "seed of every stage"})
+
+
+@dataclass(frozen=True)
+class QuickstartPaths:
+    """Every file the stages write, under ``root``."""
+
+    root: Path
+
+    def __getattr__(self, name: str) -> Path:
+        layout = {
+            "data": "data", "train_problems": "data/train.jsonl", "test_problems": "data/test.jsonl",
+            "policy": "policy", "test_samples": "samples/test.jsonl", "train_samples": "samples/train.jsonl",
+            "train_exact": "labels/train-exact.jsonl", "train_mc": "labels/train-mc.jsonl",
+            "test_exact": "labels/test-exact.jsonl", "prm": "prm", "orm": "orm",
+            "scored_prm": "scored/test-prm.jsonl", "scored": "scored/test.jsonl",
+            "scored_steps": "scored/test-steps.jsonl", "bon": "bon", "steps": "steps", "state": "stages",
+            "report": "report.md",
+        }
+        if name not in layout:
+            raise AttributeError(name)
+        return self.root / layout[name]
+
+
+def _synthetic_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
+    argv = ("data", "synth", "--out-dir", str(paths.data), "--n-train", str(config.train_problem_count),
+            "--n-test", str(config.test_problems), "--families", "arithmetic", "--levels", "1,2,3",
+            "--seed", str(config.seed + 7))  # not the policy's seed: its training problems come from seed 0
+    return Stage("synthetic problems", argv, (str(paths.train_problems), str(paths.test_problems)))
+
+
+def _policy_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
+    argv = ("policy", "train", "--out-dir", str(paths.policy), "--minutes", str(config.policy_minutes),
+            "--threads", str(config.threads), "--seed", str(config.seed), "--resume", "--eval-problems", "0")
+    return Stage("policy", argv, (str(paths.policy / "policy_meta.json"),))
+
+
+def _sample_stage(name: str, policy: str, problems: str, out: Path, n: int, limit: int | None,
+                  config: QuickstartConfig) -> Stage:
+    argv = ["sample", "--model", policy, "--problems", problems, "--out", str(out), "--n", str(n),
+            "--temperature", str(config.temperature), "--max-tokens", str(config.max_tokens),
+            "--backend", config.backend, "--seed", str(config.seed)]
+    if limit:
+        argv += ["--limit", str(limit)]
+    return Stage(name, tuple(argv), (str(out),), env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+
+
+def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str, train: str) -> list[Stage]:
+    exact = Stage("label train exact", ("label", "--method", "exact", "--problems", train, "--samples",
+                                        str(paths.train_samples), "--after-error", "zero",
+                                        "--out", str(paths.train_exact)), (str(paths.train_exact),))
+    mc = Stage("label train mc", ("label", "--method", "mc", "--problems", train, "--samples",
+                                  str(paths.train_samples), "--limit", str(config.mc_samples), "--model", policy,
+                                  "--k", str(config.mc_k), "--backend", config.backend,
+                                  "--max-tokens", str(config.max_tokens), "--seed", str(config.seed),
+                                  "--out", str(paths.train_mc)), (str(paths.train_mc),),
+               env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+    return [exact, mc] if config.mc_samples > 0 else [exact]
+
+
+def _train_stage(name: str, out: Path, policy: str, config: QuickstartConfig, paths: QuickstartPaths,
+                 outcome: bool) -> Stage:
+    argv = ["train", "--data", str(paths.train_exact), "--eval-data", str(paths.test_exact), "--eval-limit", "1000",
+            "--model", policy, "--out", str(out),
+            "--minutes", str(config.rm_minutes), "--epochs", "3", "--threads", str(config.threads),
+            "--lr", "1e-3", "--batch-size", "16", "--bf16", "--seed", str(config.seed), "--resume"]
+    if outcome:
+        argv.append("--outcome")
+    return Stage(name, tuple(argv), (str(out / "prm_config.json"),), group="reward models")
+
+
+def _score_stages(prm: str, orm: str, paths: QuickstartPaths, test: str, threads: int) -> list[Stage]:
+    """PRM scores of the test samples and of their exact-labelled rows side by side, then ORM scores."""
+    cpu = ("--threads", str(threads))
+    return [
+        Stage("score test prm", ("score", "--samples", str(paths.test_samples), "--model", prm, "--problems", test,
+                                 "--out", str(paths.scored_prm), *cpu), (str(paths.scored_prm),), group="scoring"),
+        Stage("score test steps", ("score", "--samples", str(paths.test_exact), "--model", prm,
+                                   "--out", str(paths.scored_steps), *cpu), (str(paths.scored_steps),),
+              group="scoring"),
+        Stage("score test orm", ("score", "--samples", str(paths.scored_prm), "--model", orm, "--problems", test,
+                                 "--score-field", "orm_step_scores", "--out", str(paths.scored), *cpu),
+              (str(paths.scored),)),
+    ]
+
+
+def build_stages(config: QuickstartConfig) -> list[Stage]:
+    """The quickstart's stages for ``config``, in order; a given model skips the stages that make it."""
+    paths = QuickstartPaths(Path(config.out_dir))
+    synthetic = config.problems == SYNTHETIC
+    test = str(paths.test_problems) if synthetic else config.problems
+    train = config.train_problems or (str(paths.train_problems) if synthetic else None)
+    need_rms = config.prm is None or config.orm is None
+    if need_rms and train is None:
+        raise ValueError("--problems other than 'synthetic' needs --train-problems (or both --prm and --orm)")
+    stages = [_synthetic_stage(config, paths)] if synthetic else []
+    policy = config.policy or str(paths.policy)
+    if config.policy is None:
+        stages.append(_policy_stage(config, paths))
+    limit = None if synthetic else config.test_problems
+    stages.append(_sample_stage("sample test", policy, test, paths.test_samples, config.n, limit, config))
+    if need_rms:
+        stages.append(_sample_stage("sample train", policy, str(train), paths.train_samples, config.train_samples,
+                                    None, config))
+        stages += _label_stages(config, paths, policy, str(train))
+    stages.append(Stage("label test exact", ("label", "--method", "exact", "--problems", test, "--samples",
+                                             str(paths.test_samples), "--after-error", "zero",
+                                             "--out", str(paths.test_exact)), (str(paths.test_exact),)))
+    if config.prm is None:
+        stages.append(_train_stage("train prm", paths.prm, policy, config, paths, outcome=False))
+    if config.orm is None:
+        stages.append(_train_stage("train orm", paths.orm, policy, config, paths, outcome=True))
+    stages += _score_stages(config.prm or str(paths.prm), config.orm or str(paths.orm), paths, test,
+                            config.threads)
+    stages.append(Stage("best of n", ("bon", "--samples", str(paths.scored), "--problems", test,
+                                      "--out-dir", str(paths.bon), "--seed", str(config.seed),
+                                      "--title", "Best-of-N on the quickstart test problems"),
+                        (str(paths.bon / "bon.json"),)))
+    stages.append(Stage("step errors", ("eval", "steps", "--data", str(paths.scored_steps),
+                                        "--out-dir", str(paths.steps), "--seed", str(config.seed)),
+                        (str(paths.steps / "steps_eval.json"),)))
+    return stages

@@ -1,0 +1,97 @@
+"""The stage runner behind ``prm quickstart`` and the quickstart's stage list.
+
+Stages here are real ``prm data synth`` runs (no torch, about a second each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from prm.cli import SUBCOMMANDS, _split_command
+from prm.cli_config import add_config_arguments, config_from_args
+from prm.pipeline import Stage, StageFailed, run_stages
+from prm.quickstart.stages import QuickstartConfig, build_stages
+
+
+def synth_stage(tmp_path: Path, name: str, n_train: int = 5, group: str | None = None) -> Stage:
+    out = tmp_path / name
+    return Stage(name, ("data", "synth", "--out-dir", str(out), "--n-train", str(n_train), "--n-test", "2",
+                        "--families", "arithmetic"), (str(out / "train.jsonl"),), group=group)
+
+
+def test_stages_run_then_are_reused(tmp_path: Path) -> None:
+    stage = synth_stage(tmp_path, "one")
+    first = run_stages([stage], tmp_path / "state")
+    assert [r.cached for r in first] == [False]
+    assert len((tmp_path / "one" / "train.jsonl").read_text().splitlines()) == 5
+    marker = json.loads((tmp_path / "state" / "one.json").read_text())
+    assert marker["argv"] == list(stage.argv)
+    assert [r.cached for r in run_stages([stage], tmp_path / "state")] == [True]
+
+
+def test_a_changed_command_or_a_missing_output_runs_again(tmp_path: Path) -> None:
+    run_stages([synth_stage(tmp_path, "one")], tmp_path / "state")
+    changed = synth_stage(tmp_path, "one", n_train=7)
+    assert [r.cached for r in run_stages([changed], tmp_path / "state")] == [False]
+    assert len((tmp_path / "one" / "train.jsonl").read_text().splitlines()) == 7
+    (tmp_path / "one" / "train.jsonl").unlink()
+    assert [r.cached for r in run_stages([changed], tmp_path / "state")] == [False]
+
+
+def test_a_group_runs_together_and_logs_to_files(tmp_path: Path) -> None:
+    stages = [synth_stage(tmp_path, "a", group="g"), synth_stage(tmp_path, "b", group="g")]
+    results = run_stages(stages, tmp_path / "state")
+    assert [r.name for r in results] == ["a", "b"]
+    assert (tmp_path / "state" / "a.log").read_text() and (tmp_path / "state" / "b.log").exists()
+
+
+@pytest.mark.parametrize("argv,outputs,expected", [
+    (("data", "synth", "--n-train", "-3"), (), "failed with exit code"),
+    (("data", "synth", "--n-train", "1", "--n-test", "1", "--families", "arithmetic"), ("nowhere.jsonl",),
+     "did not write nowhere.jsonl"),
+])
+def test_a_failing_stage_names_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv, outputs,
+                                      expected) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageFailed, match=expected) as error:
+        run_stages([Stage("broken stage", argv, outputs)], tmp_path / "state")
+    assert "broken stage" in str(error.value)
+    assert not (tmp_path / "state" / "broken-stage.json").exists()
+
+
+def parse(argv: tuple[str, ...]) -> object:
+    """Parse a stage's command line with the real subcommand parser (catches unknown options)."""
+    command, rest = _split_command(list(argv))
+    assert command is not None, argv
+    module = importlib.import_module(SUBCOMMANDS[command][0])
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    add_config_arguments(parser, module.CONFIG)
+    return config_from_args(module.CONFIG, parser.parse_args(rest))
+
+
+def test_every_quickstart_stage_parses_with_its_command() -> None:
+    stages = build_stages(QuickstartConfig(out_dir="q"))
+    assert [s.name for s in stages] == [
+        "synthetic problems", "policy", "sample test", "sample train", "label train exact", "label train mc",
+        "label test exact", "train prm", "train orm", "score test prm", "score test steps", "score test orm",
+        "best of n", "step errors"]
+    for stage in stages:
+        parse(stage.argv)
+    trainings = [s for s in stages if s.group == "reward models"]
+    assert [("--outcome" in s.argv) for s in trainings] == [False, True]
+    assert all(s.argv[s.argv.index("--data") + 1] == "q/labels/train-exact.jsonl" for s in trainings)
+
+
+def test_given_models_skip_the_stages_that_make_them() -> None:
+    stages = build_stages(QuickstartConfig(out_dir="q", policy="p", prm="r", orm="o", problems="math500"))
+    assert [s.name for s in stages] == ["sample test", "label test exact", "score test prm", "score test steps",
+                                        "score test orm", "best of n", "step errors"]
+    assert stages[0].argv[stages[0].argv.index("--model") + 1] == "p"
+    with pytest.raises(ValueError, match="--train-problems"):
+        build_stages(QuickstartConfig(problems="math500", policy="p"))

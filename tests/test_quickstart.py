@@ -1,0 +1,36 @@
+"""``prm quickstart`` end to end at toy scale: every stage runs for real (HF sampling), the report is written,
+and a second run reuses every stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prm.cli import main
+
+TOY = ["--test-problems", "6", "--train-problem-count", "12", "--n", "4", "--train-samples", "2",
+       "--mc-samples", "4", "--mc-k", "2", "--policy-minutes", "0.1", "--rm-minutes", "0.05",
+       "--max-tokens", "48", "--backend", "hf"]
+
+
+@pytest.mark.slow
+def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "qs"
+    assert main(["quickstart", "--out-dir", str(out), *TOY]) == 0
+    report = (out / "report.md").read_text()
+    for expected in ("## Best-of-N", "majority", "oracle", "## Reward models", "## Stages", "sample test"):
+        assert expected in report
+    bon = json.loads((out / "bon" / "bon.json").read_text())
+    assert bon["ns"] == [1, 2, 4] and {"prm_min", "orm", "majority", "oracle"} <= set(bon["curves"])
+    assert (out / "bon" / "bon.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["quickstart", "--out-dir", str(out), *TOY]) == 0
+    assert report.count("| ran |") > 0 and "| ran |" not in (out / "report.md").read_text()
+
+
+def test_fresh_refuses_a_folder_that_is_not_a_quickstart_run(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    assert main(["quickstart", "--out-dir", str(tmp_path), "--fresh", *TOY]) == 1
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
