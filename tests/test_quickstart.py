@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from prm.cli import main
+from prm.quickstart.report import within_problem_auc
 
 TOY = ["--test-problems", "6", "--train-problem-count", "12", "--n", "4", "--train-samples", "2",
        "--mc-samples", "4", "--mc-k", "2", "--policy-minutes", "0.1", "--rm-minutes", "0.05",
@@ -34,3 +35,14 @@ def test_fresh_refuses_a_folder_that_is_not_a_quickstart_run(tmp_path: Path) -> 
     (tmp_path / "precious.txt").write_text("keep me")
     assert main(["quickstart", "--out-dir", str(tmp_path), "--fresh", *TOY]) == 1
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("groups,expected", [
+    ([[(0.9, True), (0.1, False)]], 1.0),
+    ([[(0.1, True), (0.9, False)]], 0.0),
+    ([[(0.5, True), (0.5, False)], [(0.7, True), (0.2, False), (0.8, False)]], (0.5 + 1 + 0) / 3),
+    ([[(0.9, True)], [(0.1, False)]], None),  # no problem has both: undefined
+])
+def test_within_problem_auc_compares_samples_of_one_problem_only(groups, expected) -> None:
+    value = within_problem_auc(groups)
+    assert (value != value) if expected is None else value == pytest.approx(expected)

@@ -154,3 +154,18 @@ def test_make_reward_funcs(prm_folder) -> None:
         make_reward_funcs("answer,orm")
     with pytest.raises(ValueError, match="needs a PRM folder"):
         make_reward_funcs("prm_outcome")
+
+
+def test_grpo_prm_rewards_are_the_prm_scores(prm_folder, problems) -> None:
+    from prm.grpo.rewards import RewardResources, build_rewards
+
+    resources = RewardResources(prm=prm_folder)
+    built = build_rewards({"prm_outcome": 1.0, "answer": 0.5}, resources)
+    process = build_rewards({"prm_process": 1.0}, resources)["prm_process"]
+    solutions = [p.solution or "" for p in problems[:3]] + [""]
+    texts = [p.problem for p in problems[:4]]
+    step_scores = resources.scorer.score_batch(list(zip(texts, solutions, strict=True)))
+    assert process[0] == "process"
+    assert process[2](None, solutions, problem=texts) == [s if s else None for s in step_scores]
+    assert built["prm_outcome"][2](None, solutions, problem=texts) == pytest.approx(
+        [aggregate(s, "min") if s else 0.0 for s in step_scores], abs=1e-6)

@@ -89,16 +89,9 @@ def _prm_steps(resources: RewardResources) -> RewardFn:
 
 
 def _prm_outcome(resources: RewardResources) -> RewardFn:
-    from prm.model.scoring import aggregate
+    from prm.integrations.trl import PRMOutcomeReward  # the same reward TRL users get
 
-    steps = _prm_steps(resources)
-
-    def reward(prompts: Sequence[str], completions: Sequence[str], problem: Sequence[str], **columns: Any
-               ) -> list[float | None]:
-        scores = steps(prompts, completions, problem=problem)
-        return [0.0 if s is None else aggregate(s, resources.prm_aggregation) for s in scores]
-
-    return reward
+    return PRMOutcomeReward(aggregation=resources.prm_aggregation, scorer=resources.scorer)
 
 
 def _format(resources: RewardResources) -> RewardFn:

@@ -18,7 +18,7 @@ import functools
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ def train_grpo(config: GRPOConfig) -> GRPOResult:
     """Train (or resume) per ``config``; saves the final policy, metrics.jsonl and evaluations in ``out``."""
     if not config.out:
         raise ValueError("GRPOConfig.out (--out) is required")
+    Path(config.out).mkdir(parents=True, exist_ok=True)
+    (Path(config.out) / "grpo_config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
     with torch_threads(config.threads):
         return _train(config)
 

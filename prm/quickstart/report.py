@@ -17,7 +17,7 @@ from typing import Any
 from data.jsonl import read_jsonl
 from prm.pipeline import StageResult
 
-__all__ = ["headline", "write_report"]
+__all__ = ["headline", "within_problem_auc", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ def _rm_lines(names: Sequence[tuple[str, str]]) -> list[str]:
         flat = (_load(Path(folder) / "train_metrics.json") or {}).get("metrics", {})
         cells = [f"{flat[k]:.3f}" if isinstance(flat.get(k), (int, float)) else "n/a" for k in keys]
         rows.append(f"| {label} | {' | '.join(cells)} |")
-    return ["| reward model | held-out step accuracy | step AUC | first-error F1 |", "|---|---:|---:|---:|", *rows]
+    return ["| reward model | held-out accuracy | AUC | first-error F1 |", "|---|---:|---:|---:|", *rows, "",
+            "On the test samples' exact labels: every step for the PRM, the final-answer label for the ORM."]
 
 
 def _label_agreement(exact_path: Path, mc_path: Path) -> list[str]:
@@ -81,6 +82,38 @@ def _label_agreement(exact_path: Path, mc_path: Path) -> list[str]:
         return []
     return [f"Monte-Carlo labels vs exact labels on {rows} training samples: step agreement "
             f"{100 * same / max(steps, 1):.1f}%, same first error {100 * same_first / rows:.1f}%."]
+
+
+def within_problem_auc(groups: Sequence[Sequence[tuple[float, bool]]]) -> float:
+    """P(a correct sample outscores a wrong one of the same problem), ties half: the ranking best-of-N uses."""
+    wins = pairs = 0.0
+    for group in groups:
+        right = [score for score, ok in group if ok]
+        wrong = [score for score, ok in group if not ok]
+        for a in right:
+            for b in wrong:
+                pairs += 1
+                wins += 1.0 if a > b else 0.5 if a == b else 0.0
+    return wins / pairs if pairs else math.nan
+
+
+def _ranking_lines(scored_path: Path, exact_path: Path) -> list[str]:
+    """Within-problem AUC of the PRM (min over steps) and the ORM (last step), against the answer check."""
+    if not (scored_path.exists() and exact_path.exists()):
+        return []
+    correct = {(r.get("problem_id"), r.get("sample_idx")): r.get("answer_correct") for _, r in read_jsonl(exact_path)}
+    groups: dict[str, dict[str, list[tuple[float, bool]]]] = {"PRM (min)": {}, "ORM": {}}
+    for _, row in read_jsonl(scored_path):
+        ok = correct.get((row.get("problem_id"), row.get("sample_idx")))
+        if not isinstance(ok, bool):
+            continue
+        for name, field, pick in (("PRM (min)", "step_scores", min), ("ORM", "orm_step_scores", lambda v: v[-1])):
+            scores = [x for x in row.get(field) or [] if x is not None]
+            if scores:
+                groups[name].setdefault(str(row.get("problem_id")), []).append((pick(scores), ok))
+    cells = [f"{name} {within_problem_auc(list(by_problem.values())):.3f}" for name, by_problem in groups.items()]
+    return [f"Within-problem ranking AUC (a correct sample outscores a wrong one of the same problem; 0.5 is "
+            f"chance): {', '.join(cells)}."]
 
 
 def _stage_lines(results: Sequence[StageResult]) -> list[str]:
@@ -106,7 +139,8 @@ def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple
                   f"Threshold {steps['threshold']:.3f} (chosen on {steps['dev_source']}): accuracy on erroneous "
                   f"{_pct(test.get('error_accuracy'))}%, on correct {_pct(test.get('correct_accuracy'))}%, "
                   f"F1 {_pct(test.get('f1'))}%.", "", "![F1 vs threshold](steps/steps_f1.png)", ""]
-    lines += ["## Reward models", "", *_rm_lines(rms), ""]
+    lines += ["## Reward models", "", *_rm_lines(rms), "",
+              *_ranking_lines(root / "scored" / "test.jsonl", root / "labels" / "test-exact.jsonl"), ""]
     lines += [*_label_agreement(root / "labels" / "train-exact.jsonl", root / "labels" / "train-mc.jsonl"), ""]
     lines += ["## Stages", "", *_stage_lines(results), ""]
     path = root / "report.md"

@@ -1,0 +1,136 @@
+"""Compare finished ``prm grpo`` runs: held-out pass@1 before and after, training curves, the time split.
+
+Runs are grouped by their folder name without a trailing ``-s<seed>`` (``answer-s0`` and
+``answer-s1`` are two seeds of ``answer``). Each run folder holds what ``prm grpo`` writes:
+``eval_start.json``, ``eval_end.json`` and ``metrics.jsonl``. ``write_comparison`` writes
+``grpo_compare.md`` (the table) and ``grpo_compare.png`` (batch accuracy and combined reward vs step,
+averaged over seeds and smoothed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["RunSummary", "load_run", "comparison_markdown", "write_comparison"]
+
+logger = logging.getLogger(__name__)
+
+_SEED = re.compile(r"-s(\d+)$")
+TIME_SHARES = ("generation", "reward", "update", "sync")
+
+
+@dataclass
+class RunSummary:
+    name: str
+    group: str
+    pass1_start: float
+    pass1_end: float
+    steps: int
+    step_seconds: float
+    time_shares: dict[str, float]
+    accuracy: list[float] = field(repr=False)
+    reward: list[float] = field(repr=False)
+
+
+def _pass1(path: Path) -> float:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return float(data["pass_at"]["1"])
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def load_run(folder: str | Path) -> RunSummary:
+    """The summary of one finished run; a missing file raises FileNotFoundError naming it."""
+    folder = Path(folder)
+    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    shares = {name: _mean([line.get(f"time/{name}_share") for line in lines]) for name in TIME_SHARES}
+    return RunSummary(
+        name=folder.name, group=_SEED.sub("", folder.name),
+        pass1_start=_pass1(folder / "eval_start.json"), pass1_end=_pass1(folder / "eval_end.json"),
+        steps=len(lines), step_seconds=_mean([line.get("time/step_s") for line in lines]), time_shares=shares,
+        accuracy=[math.nan if line.get("accuracy") is None else line["accuracy"] for line in lines],
+        reward=[math.nan if line.get("reward/combined/mean") is None else line["reward/combined/mean"]
+                for line in lines],
+    )  # fmt: skip
+
+
+def _groups(runs: Sequence[RunSummary]) -> dict[str, list[RunSummary]]:
+    groups: dict[str, list[RunSummary]] = {}
+    for run in runs:
+        groups.setdefault(run.group, []).append(run)
+    return groups
+
+
+def _spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.fmean(values):.1f} ± {100 * sd:.1f}"
+
+
+def comparison_markdown(runs: Sequence[RunSummary]) -> str:
+    """One row per group: pass@1 before/after (mean ± sd over seeds), the change, step time and its split."""
+    header = ["run", "seeds", "steps", "pass@1 before (%)", "pass@1 after (%)", "change (points)",
+              "s/step", *(f"{name} share" for name in TIME_SHARES)]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for group, members in _groups(runs).items():
+        deltas = [100 * (r.pass1_end - r.pass1_start) for r in members]
+        shares = [f"{100 * _mean([r.time_shares[name] for r in members]):.0f}%" for name in TIME_SHARES]
+        lines.append("| " + " | ".join([
+            group, str(len(members)), str(members[0].steps), _spread([r.pass1_start for r in members]),
+            _spread([r.pass1_end for r in members]), f"{statistics.fmean(deltas):+.1f} (per seed: "
+            + ", ".join(f"{d:+.1f}" for d in deltas) + ")", f"{_mean([r.step_seconds for r in members]):.2f}",
+            *shares]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _smooth(values: list[float], window: int = 10) -> list[float]:
+    out = []
+    for i in range(len(values)):
+        out.append(_mean(values[max(0, i - window + 1): i + 1]))
+    return out
+
+
+def _plot(runs: Sequence[RunSummary], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for group, members in _groups(runs).items():
+        for axis, attribute in zip(axes, ("accuracy", "reward"), strict=True):
+            length = min(len(getattr(r, attribute)) for r in members)
+            mean = [_mean([getattr(r, attribute)[i] for r in members]) for i in range(length)]
+            axis.plot(range(1, length + 1), _smooth(mean), label=f"{group} ({len(members)} seeds)")
+    for axis, title in zip(axes, ("batch accuracy (answer check)", "combined reward"), strict=True):
+        axis.set_xlabel("GRPO step")
+        axis.set_title(f"{title}, 10-step moving average")
+        axis.grid(alpha=0.3)
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_comparison(folders: Sequence[str | Path], out_dir: str | Path) -> Path:
+    """Write ``grpo_compare.md`` and ``grpo_compare.png`` for ``folders`` into ``out_dir``."""
+    runs = [load_run(folder) for folder in folders]
+    if not runs:
+        raise ValueError("no runs to compare")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = out / "grpo_compare.md"
+    markdown.write_text("# GRPO runs compared\n\n" + comparison_markdown(runs)
+                        + "\n![batch accuracy and reward vs step](grpo_compare.png)\n", encoding="utf-8")
+    _plot(runs, out / "grpo_compare.png")
+    logger.info("wrote %s and %s", markdown, out / "grpo_compare.png")
+    return markdown
