@@ -3,7 +3,7 @@
 Runs are grouped by their folder name without a trailing ``-s<seed>`` (``answer-s0`` and
 ``answer-s1`` are two seeds of ``answer``). Each run folder holds what ``prm grpo`` writes:
 ``eval_start.json``, ``eval_end.json`` and ``metrics.jsonl``. ``write_comparison`` writes
-``grpo_compare.md`` (the table) and ``grpo_compare.png`` (batch accuracy and combined reward vs step,
+``grpo_compare.md`` (the table) and ``grpo_compare.png`` (batch accuracy and training reward vs step,
 averaged over seeds and smoothed).
 """
 
@@ -49,6 +49,13 @@ def _mean(values: Sequence[float | None]) -> float:
     return sum(kept) / len(kept) if kept else math.nan
 
 
+def _reward(line: dict) -> float:
+    """The step's training reward: the combined outcome reward, else the (first) process source's mean."""
+    keys = ["reward/combined/mean"] + sorted(k for k in line if k.startswith("reward/") and k.endswith("/mean"))
+    value = next((line[k] for k in keys if line.get(k) is not None), None)
+    return math.nan if value is None else float(value)
+
+
 def load_run(folder: str | Path) -> RunSummary:
     """The summary of one finished run; a missing file raises FileNotFoundError naming it."""
     folder = Path(folder)
@@ -59,8 +66,7 @@ def load_run(folder: str | Path) -> RunSummary:
         pass1_start=_pass1(folder / "eval_start.json"), pass1_end=_pass1(folder / "eval_end.json"),
         steps=len(lines), step_seconds=_mean([line.get("time/step_s") for line in lines]), time_shares=shares,
         accuracy=[math.nan if line.get("accuracy") is None else line["accuracy"] for line in lines],
-        reward=[math.nan if line.get("reward/combined/mean") is None else line["reward/combined/mean"]
-                for line in lines],
+        reward=[_reward(line) for line in lines],
     )  # fmt: skip
 
 
@@ -111,7 +117,7 @@ def _plot(runs: Sequence[RunSummary], path: Path) -> None:
             length = min(len(getattr(r, attribute)) for r in members)
             mean = [_mean([getattr(r, attribute)[i] for r in members]) for i in range(length)]
             axis.plot(range(1, length + 1), _smooth(mean), label=f"{group} ({len(members)} seeds)")
-    for axis, title in zip(axes, ("batch accuracy (answer check)", "combined reward"), strict=True):
+    for axis, title in zip(axes, ("batch accuracy (answer check)", "training reward"), strict=True):
         axis.set_xlabel("GRPO step")
         axis.set_title(f"{title}, 10-step moving average")
         axis.grid(alpha=0.3)

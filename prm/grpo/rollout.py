@@ -24,6 +24,7 @@ from prm.grpo.rewards import Kind, RewardFn
 from prm.grpo.step_spans import step_end_token_indices
 from prm.prompts import build_prompt
 from prm.sampling.base import Completion, SamplingConfig, encode_prompt
+from verifiers import answer_reward
 
 __all__ = ["Rollout", "generate_rollout", "score_rollout", "rollout_tensors"]
 
@@ -132,6 +133,9 @@ def score_rollout(rollout: Rollout, rewards: dict[str, tuple[Kind, float, Reward
     assert total is not None
     rollout.advantages = total * mask
     _reward_metrics(rollout)
+    if "answer" not in rollout.rewards:  # accuracy is logged whatever the training reward
+        checked = answer_reward(prompts, rollout.texts, columns["answer"])
+        rollout.metrics["accuracy"] = _nan_stats(_as_float(checked))[0]
 
 
 def _reward_metrics(rollout: Rollout) -> None:
