@@ -29,6 +29,7 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, capsys: py
     capsys.readouterr()
     assert main(["quickstart", "--out-dir", str(out), *TOY]) == 0
     assert report.count("| ran |") > 0 and "| ran |" not in (out / "report.md").read_text()
+    assert "min of wall-clock time" in report
 
 
 def test_fresh_refuses_a_folder_that_is_not_a_quickstart_run(tmp_path: Path) -> None:

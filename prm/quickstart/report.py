@@ -116,14 +116,15 @@ def _ranking_lines(scored_path: Path, exact_path: Path) -> list[str]:
             f"chance): {', '.join(cells)}."]
 
 
-def _stage_lines(results: Sequence[StageResult]) -> list[str]:
-    total = sum(r.seconds for r in results if not r.cached)
+def _stage_lines(results: Sequence[StageResult], wall_seconds: float) -> list[str]:
     rows = [f"| {r.name} | {r.seconds:.0f} | {'cached' if r.cached else 'ran'} | `{r.command}` |" for r in results]
-    return ["| stage | seconds | this run | command |", "|---|---:|---|---|", *rows,
-            "", f"Time spent in this run: {total / 60:.1f} min."]
+    return ["| stage | seconds | this run | command |", "|---|---:|---|---|", *rows, "",
+            f"This run took {wall_seconds / 60:.1f} min of wall-clock time (stages of one group run side by side; "
+            "cached stages are not run again)."]
 
 
-def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple[str, str]]) -> Path:
+def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple[str, str]],
+                 wall_seconds: float = 0.0) -> Path:
     """Write ``root/report.md`` from the stage outputs; returns its path."""
     bon = _load(root / "bon" / "bon.json")
     steps = _load(root / "steps" / "steps_eval.json")
@@ -142,7 +143,7 @@ def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple
     lines += ["## Reward models", "", *_rm_lines(rms), "",
               *_ranking_lines(root / "scored" / "test.jsonl", root / "labels" / "test-exact.jsonl"), ""]
     lines += [*_label_agreement(root / "labels" / "train-exact.jsonl", root / "labels" / "train-mc.jsonl"), ""]
-    lines += ["## Stages", "", *_stage_lines(results), ""]
+    lines += ["## Stages", "", *_stage_lines(results, wall_seconds), ""]
     path = root / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     logger.info("report written to %s", path)
