@@ -63,17 +63,12 @@ class Env:
     def prm(self) -> tuple[Path, Path]:
         """(backbone folder, PRM folder) of a tiny randomly initialised PRM."""
         if self._prm is None:
-            import torch
 
-            from prm.model.modeling import PRMConfig, load_backbone, save_prm
-            from prm.model.tiny import save_tiny_backbone
+            from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 
             texts = [p["problem"] + "\n" + p["solution"] for p in GOOD_PROBLEMS] * 20
             backbone = save_tiny_backbone(self.root / "backbone", texts)
-            model, tokenizer, tag_id, _ = load_backbone(str(backbone))
-            torch.manual_seed(0)
-            torch.nn.init.normal_(model.score.weight, std=0.2)
-            self._prm = backbone, save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), self.root / "prm")
+            self._prm = backbone, save_tiny_prm(self.root / "prm", backbone)
         return self._prm
 
     def scorer(self) -> Any:

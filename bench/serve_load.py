@@ -30,18 +30,12 @@ from prm.serve.metrics import percentile  # noqa: E402
 
 
 def build_prm(folder: Path, hidden: int, layers: int) -> str:
-    import torch
-
-    from prm.model.modeling import PRMConfig, load_backbone, save_prm
-    from prm.model.tiny import save_tiny_backbone
+    from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 
     problems = generate_problems(64, seed=1, split="train")
     texts = [p.problem + "\n" + (p.solution or "") for p in problems]
     backbone = save_tiny_backbone(folder / "backbone", texts, hidden=hidden, layers=layers)
-    model, tokenizer, tag_id, _ = load_backbone(str(backbone))
-    torch.nn.init.normal_(model.score.weight, std=0.5)
-    save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), folder / "prm")
-    return str(folder / "prm")
+    return str(save_tiny_prm(folder / "prm", backbone, head_std=0.5))
 
 
 def free_port() -> int:

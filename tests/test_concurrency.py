@@ -67,17 +67,12 @@ def test_verifier_from_4_spawned_processes_matches_serial() -> None:
 
 @pytest.fixture(scope="module")
 def prm_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
 
-    from prm.model.modeling import PRMConfig, load_backbone, save_prm
-    from prm.model.tiny import save_tiny_backbone
+    from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 
     texts = [f"{a}+{b}\nadd {a} {b}\n\nget {a + b}\n\n\\boxed{{{a + b}}}" for a in range(1, 10) for b in range(1, 10)]
     backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
-    model, tokenizer, tag_id, _ = load_backbone(str(backbone))
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.score.weight, std=0.2)
-    return save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), tmp_path_factory.mktemp("prm"))
+    return save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone)
 
 
 ITEMS = [(f"{a}+{b}", f"add {a} {b}\n\nget {a + b + (a % 3 == 0)}\n\n\\boxed{{{a + b}}}" * (1 + a % 2))

@@ -203,14 +203,9 @@ def test_train_killed_resumes_from_its_last_checkpoint(backbone: Path, tmp_path:
 
 @pytest.mark.slow
 def test_score_killed_and_resumed_matches_an_uninterrupted_run(backbone: Path, tmp_path: Path) -> None:
-    import torch
+    from prm.model.tiny import save_tiny_prm
 
-    from prm.model.modeling import PRMConfig, load_backbone, save_prm
-
-    model, tokenizer, tag_id, _ = load_backbone(str(backbone))
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.score.weight, std=0.2)
-    prm = save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), tmp_path / "prm")
+    prm = save_tiny_prm(tmp_path / "prm", backbone)
     samples = tmp_path / "samples.jsonl"
     rows = [{"problem_id": f"p{i // 4}", "sample_idx": i % 4, "problem": f"{i % 9}+{i % 7}",
              "text": f"add {i % 9} {i % 7}\n\nget {i % 9 + i % 7 + i % 2}\n\n\\boxed{{{i % 9 + i % 7}}}"}

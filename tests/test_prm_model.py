@@ -12,9 +12,9 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from data.build import build_dataset
 from data.records import StepwiseRow, read_records
-from prm.model.modeling import PRMConfig, add_step_tag, load_backbone, prm_loss, save_prm, step_probabilities
+from prm.model.modeling import add_step_tag, load_backbone, prm_loss, step_probabilities
 from prm.model.scoring import PRMScorer
-from prm.model.tiny import save_tiny_backbone
+from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -33,11 +33,7 @@ def backbone(tmp_path_factory, rows) -> str:
 
 
 def _saved_prm(backbone: str, folder, head: str) -> str:
-    model, tokenizer, tag_id, _ = load_backbone(backbone, head)
-    torch.manual_seed(1)
-    torch.nn.init.normal_(model.score.weight, std=0.2)  # a random head with spread-out scores
-    save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id, head=head), folder)
-    return str(folder)
+    return str(save_tiny_prm(folder, backbone, seed=1, head=head))  # a random head with spread-out scores
 
 
 @pytest.fixture(scope="module", params=["two_class", "scalar"])

@@ -7,15 +7,13 @@ import json
 import math
 
 import pytest
-import torch
 
 from data.records import StepwiseRow, read_records
 from data.synth import generate_problems
 from prm.cli import main
 from prm.commands.score import scored_rows
-from prm.model.modeling import PRMConfig, load_backbone, save_prm
 from prm.model.scoring import AGGREGATIONS, PRMScorer, aggregate
-from prm.model.tiny import save_tiny_backbone
+from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -29,12 +27,7 @@ def problems():
 def prm_folder(tmp_path_factory, problems) -> str:
     texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
     backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
-    model, tokenizer, tag_id, _ = load_backbone(str(backbone))
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.score.weight, std=0.2)
-    folder = tmp_path_factory.mktemp("prm")
-    save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), folder)
-    return str(folder)
+    return str(save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone))
 
 
 AGGREGATION_TABLE = [

@@ -8,15 +8,13 @@ import time
 
 import httpx
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 from data.synth import generate_problems
 from eval.aggregate import AGGREGATIONS
 from prm.cli import SUBCOMMANDS, main
-from prm.model.modeling import PRMConfig, load_backbone, save_prm
 from prm.model.scoring import PRMScorer
-from prm.model.tiny import save_tiny_backbone
+from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 from prm.serve.app import create_app
 from prm.serve.batcher import DynamicBatcher
 from prm.serve.client import RewardClient, ServeError, remote_reward
@@ -37,12 +35,7 @@ def problems():
 def prm_folder(tmp_path_factory, problems) -> str:
     texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
     backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
-    model, tokenizer, tag_id, _ = load_backbone(str(backbone))
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.score.weight, std=0.5)
-    folder = tmp_path_factory.mktemp("prm")
-    save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), folder)
-    return str(folder)
+    return str(save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone, head_std=0.5))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import torch
 
 from data.synth import generate_problems
 from prm.integrations.trl import (
@@ -18,9 +17,8 @@ from prm.integrations.trl import (
     make_reward_funcs,
     problem_from_prompt,
 )
-from prm.model.modeling import PRMConfig, load_backbone, save_prm
 from prm.model.scoring import PRMScorer, aggregate
-from prm.model.tiny import save_tiny_backbone, tiny_llama, tiny_tokenizer
+from prm.model.tiny import save_tiny_backbone, save_tiny_prm, tiny_llama, tiny_tokenizer
 from prm.prompts import CHAT_INSTRUCTION, build_prompt
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -34,12 +32,8 @@ def problems():
 @pytest.fixture(scope="module")
 def prm_folder(tmp_path_factory, problems) -> str:
     texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
-    model, tokenizer, tag_id, _ = load_backbone(str(save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)))
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.score.weight, std=0.2)
-    folder = tmp_path_factory.mktemp("prm")
-    save_prm(model, tokenizer, PRMConfig(tag_token_id=tag_id), folder)
-    return str(folder)
+    backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
+    return str(save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone))
 
 
 class RecordingAnswerReward(AnswerReward):

@@ -12,9 +12,8 @@ from data.segment import split_steps
 from data.synth import generate_problems
 from prm.grpo.step_spans import step_end_token_indices
 from prm.integrations.verl import compute_score, dense_step_rewards, dense_step_rewards_batch
-from prm.model.modeling import PRMConfig, load_backbone
 from prm.model.scoring import PRMScorer
-from prm.model.tiny import save_tiny_backbone
+from prm.model.tiny import save_tiny_backbone, tiny_prm
 from prm.policy.tokenizer import train_tokenizer
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -51,10 +50,8 @@ def policy_tokenizer(problems):
 @pytest.fixture(scope="module")
 def scorer(tmp_path_factory, problems) -> PRMScorer:
     texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
-    model, tokenizer, tag_id, _ = load_backbone(str(save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)))
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.score.weight, std=0.2)
-    return PRMScorer.from_model(model, tokenizer, PRMConfig(tag_token_id=tag_id), device="cpu")
+    model, tokenizer, config = tiny_prm(save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts))
+    return PRMScorer.from_model(model, tokenizer, config, device="cpu")
 
 
 @pytest.mark.parametrize(("text", "scores"), [

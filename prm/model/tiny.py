@@ -3,8 +3,9 @@ benchmarks and offline smoke runs when no trained policy (``runs/policy-default`
 
 ::
 
-    from prm.model.tiny import save_tiny_backbone
+    from prm.model.tiny import save_tiny_backbone, save_tiny_prm
     save_tiny_backbone("/tmp/backbone", texts)   # loads with AutoModelForCausalLM / AutoTokenizer
+    save_tiny_prm("/tmp/prm", "/tmp/backbone")   # an untrained PRM on it, with spread-out scores
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
-from prm.model.modeling import save_tokenizer_portable
+from prm.model.modeling import HeadType, PRMConfig, load_backbone, save_prm, save_tokenizer_portable
 
-__all__ = ["tiny_tokenizer", "tiny_llama", "save_tiny_backbone"]
+__all__ = ["tiny_tokenizer", "tiny_llama", "save_tiny_backbone", "tiny_prm", "save_tiny_prm"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +64,20 @@ def save_tiny_backbone(folder: str | Path, texts: Iterable[str], vocab_size: int
     logger.info("tiny backbone (%d parameters, vocab %d) saved to %s",
                 sum(p.numel() for p in model.parameters()), len(tokenizer), folder)
     return folder
+
+
+def tiny_prm(backbone: str | Path, head_std: float = 0.2, seed: int = 0, head: HeadType = "two_class"
+             ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast, PRMConfig]:
+    """An untrained PRM on ``backbone`` whose head weights are drawn with ``head_std``, so its step
+    scores spread over (0, 1) instead of sitting at 0.5: (model, tokenizer, its PRMConfig)."""
+    model, tokenizer, tag_id, _ = load_backbone(str(backbone), head)
+    torch.manual_seed(seed)
+    torch.nn.init.normal_(model.score.weight, std=head_std)
+    return model, tokenizer, PRMConfig(tag_token_id=tag_id, head=head)
+
+
+def save_tiny_prm(folder: str | Path, backbone: str | Path, head_std: float = 0.2, seed: int = 0,
+                  head: HeadType = "two_class") -> Path:
+    """:func:`tiny_prm` saved as a PRM folder (loads with ``PRMScorer`` or plain transformers)."""
+    model, tokenizer, config = tiny_prm(backbone, head_std, seed, head)
+    return save_prm(model, tokenizer, config, folder)
