@@ -33,3 +33,11 @@ def math500_rows() -> list[dict]:
     if not path.exists():
         pytest.skip(f"MATH-500 not found at {path}")
     return read_jsonl(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny trained policy of ``tests/tiny_policy.py``, built once per session (read-only for tests)."""
+    from tiny_policy import build_tiny_policy
+
+    return build_tiny_policy(tmp_path_factory.mktemp("policy") / "tiny")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_sampling import build_tiny_policy, write_problems
+from tiny_policy import build_tiny_policy, write_problems
 from transformers import AutoTokenizer
 
 from data.records import Problem

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_sampling import PROMPTS, build_tiny_policy
+from tiny_policy import PROMPTS, build_tiny_policy
 
 pytestmark = [
     pytest.mark.slow,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_sampling import _solution, build_tiny_policy
+from tiny_policy import solution_text
 
 from data.journal import JournalMismatch, RowJournal
 from prm.train.config import TrainConfig
@@ -102,14 +102,9 @@ def test_resume_skips_a_half_written_checkpoint(tmp_path: Path) -> None:
 # ---- slow: real kills ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_policy(tmp_path_factory.mktemp("policy") / "tiny")
-
-
 def _problems(path: Path, count: int) -> Path:
     rows = [{"id": f"p{i:03d}", "problem": f"{1 + i % 9}+{1 + i // 9 % 9}", "answer": str(2 + i % 9 + i // 9 % 9),
-             "source": "test", "solution": _solution(1 + i % 9, 1 + i // 9 % 9)} for i in range(count)]
+             "source": "test", "solution": solution_text(1 + i % 9, 1 + i // 9 % 9)} for i in range(count)]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_sampling import build_tiny_policy
 
 from data.labels import LabelResult
 from data.records import StepwiseRow, read_records
@@ -24,11 +23,6 @@ def _steps(a: int, b: int, c: int | None = None) -> list[str]:
 
 def _item(a: int, b: int, c: int | None = None) -> MCItem:
     return MCItem(prompt=build_prompt(f"{a}+{b}"), steps=_steps(a, b, c), gold=str(a + b), problem=f"{a}+{b}")
-
-
-@pytest.fixture(scope="module")
-def tiny_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_policy(tmp_path_factory.mktemp("policy") / "tiny")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_sampling import PROMPTS, build_tiny_policy, write_problems
+from tiny_policy import PROMPTS, build_tiny_policy, write_problems
 
 from data.records import Sample
 from prm.sampling import SamplingConfig
