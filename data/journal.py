@@ -4,6 +4,10 @@ Each ``append`` is one write followed by flush and fsync, so after ``kill -9`` t
 and at most one torn last line; reopening cuts that line off (truncating in place) and loads the rest,
 so a rerun skips the keys already done and never duplicates one. The settings that shape the rows are
 kept beside the file in ``<path>.meta.json``; reopening with other settings is refused, not mixed.
+
+The three primitives under it are shared by every resumable output in the project (``prm sample``'s
+``SampleWriter``, ``prm score``, this journal): :func:`check_settings` (the ``.meta.json`` sidecar),
+:func:`append_synced` (one write, flush, fsync) and :func:`cut_tail` (truncate a torn tail in place).
 """
 
 from __future__ import annotations
@@ -17,13 +21,52 @@ from typing import Any
 
 from data.jsonl import RecordError
 
-__all__ = ["JournalMismatch", "RowJournal"]
+__all__ = ["JournalMismatch", "RowJournal", "append_synced", "check_settings", "cut_tail", "settings_path"]
 
 logger = logging.getLogger(__name__)
 
 
 class JournalMismatch(ValueError):
     """The journal on disk was written with other settings, or holds a key twice."""
+
+
+def settings_path(path: Path) -> Path:
+    """Where the settings of the output ``path`` are kept: ``<path>.meta.json``."""
+    return path.with_name(path.name + ".meta.json")
+
+
+def check_settings(path: Path, meta: dict[str, Any] | None, error: type[ValueError] = JournalMismatch,
+                   hint: str = "delete it to start over, or use another output") -> None:
+    """Refuse to resume ``path`` with settings other than those it was written with; record them when new."""
+    if meta is None:
+        return
+    side = settings_path(path)
+    if side.exists() and path.exists():
+        old = json.loads(side.read_text(encoding="utf-8"))
+        diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
+        if diff:
+            details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise error(f"{path} was written with other settings ({details}); {hint}")
+        return
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, side)
+
+
+def append_synced(handle: Any, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` as JSON lines in one write to a binary append ``handle``, then flush and fsync."""
+    handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def cut_tail(path: Path, keep: int) -> None:
+    """Truncate ``path`` to its first ``keep`` bytes (a torn tail left by a kill), durably."""
+    logger.warning("%s: cutting a torn tail of %d bytes", path, path.stat().st_size - keep)
+    with path.open("r+b") as handle:
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class RowJournal:
@@ -40,22 +83,10 @@ class RowJournal:
 
     @property
     def meta_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".meta.json")
+        return settings_path(self.path)
 
     def _check_meta(self, meta: dict[str, Any] | None) -> None:
-        if meta is None:
-            return
-        if self.meta_path.exists() and self.path.exists():
-            old = json.loads(self.meta_path.read_text(encoding="utf-8"))
-            diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
-            if diff:
-                details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-                raise JournalMismatch(f"{self.path} was written with other settings ({details}); delete it to "
-                                      "start over, or use another output")
-            return
-        tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.meta_path)
+        check_settings(self.path, meta)
 
     def _recover(self) -> dict[Hashable, dict[str, Any]]:
         """The rows of the existing file; a torn last line (no newline, or not JSON) is cut off."""
@@ -77,11 +108,7 @@ class RowJournal:
             rows[key] = row
             good += len(line) + 1
         if good < len(raw):
-            logger.warning("%s: cutting a torn tail of %d bytes", self.path, len(raw) - good)
-            with self.path.open("r+b") as handle:
-                handle.truncate(good)
-                handle.flush()
-                os.fsync(handle.fileno())
+            cut_tail(self.path, good)
         return rows
 
     def done(self, key: Hashable) -> bool:
@@ -93,9 +120,7 @@ class RowJournal:
         repeated = [k for k in keys if k in self.rows]
         if repeated or len(set(keys)) < len(keys):
             raise ValueError(f"keys already in {self.path}: {repeated[:5] or keys}")
-        self._handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        append_synced(self._handle, rows)
         self.rows.update(zip(keys, rows, strict=True))
 
     def remove(self) -> None:

@@ -14,7 +14,6 @@ import argparse
 import itertools
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from data.journal import append_synced, cut_tail
 from data.jsonl import RecordError, read_jsonl, require_field
 
 logger = logging.getLogger(__name__)
@@ -81,9 +81,7 @@ def scored_rows(out: Path) -> list[tuple[Any, Any]]:
                 break
             good += len(line)
     if good < out.stat().st_size:
-        logger.warning("%s: cutting a torn last line at byte %d", out, good)
-        with out.open("r+b") as handle:
-            handle.truncate(good)
+        cut_tail(out, good)
     return keys
 
 
@@ -117,10 +115,8 @@ def _steps(row: dict[str, Any], where: str) -> list[str] | str:
 
 
 def _append(out: Path, rows: list[dict[str, Any]]) -> None:
-    with out.open("a", encoding="utf-8") as handle:
-        handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-        handle.flush()
-        os.fsync(handle.fileno())
+    with out.open("ab") as handle:
+        append_synced(handle, rows)
 
 
 def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:

@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from data.journal import append_synced, check_settings, cut_tail
 from data.jsonl import RecordError
 
-__all__ = ["ResumeMismatch", "SampleWriter", "meta_path"]
+__all__ = ["ResumeMismatch", "SampleWriter"]
 
 logger = logging.getLogger(__name__)
 
 
 class ResumeMismatch(ValueError):
     """The existing output was made with other settings, or is not a file this writer wrote."""
-
-
-def meta_path(path: Path) -> Path:
-    return path.with_name(path.name + ".meta.json")
 
 
 class SampleWriter:
@@ -48,19 +44,7 @@ class SampleWriter:
         self._handle = self.path.open("ab")
 
     def _check_meta(self, meta: dict[str, Any] | None) -> None:
-        if meta is None:
-            return
-        side = meta_path(self.path)
-        if side.exists() and self.path.exists():
-            old = json.loads(side.read_text(encoding="utf-8"))
-            diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
-            if diff:
-                details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-                raise ResumeMismatch(f"{self.path} was sampled with other settings ({details}); use another --out")
-            return
-        tmp = side.with_name(side.name + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, side)
+        check_settings(self.path, meta, ResumeMismatch, hint="use another --out")
 
     def _recover(self) -> list[str]:
         """Completed problem ids of the existing file; a torn tail is cut off."""
@@ -83,10 +67,7 @@ class SampleWriter:
             self.dropped_samples, keep_end = len(indices), start
         self._check_groups(groups)
         if keep_end < len(raw):
-            with self.path.open("r+b") as handle:
-                handle.truncate(keep_end)
-                handle.flush()
-                os.fsync(handle.fileno())
+            cut_tail(self.path, keep_end)
             logger.info("%s: dropped a torn tail (%d incomplete samples%s)", self.path, self.dropped_samples,
                         ", a partial line" if self.dropped_partial_line else "")
         return [pid for pid, _, _ in groups]
@@ -123,10 +104,7 @@ class SampleWriter:
         pid = str(records[0]["problem_id"])
         if pid in self._done:
             raise ValueError(f"problem {pid!r} is already in {self.path}")
-        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        self._handle.write(data)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        append_synced(self._handle, records)
         self._done.add(pid)
         self.completed.append(pid)
 
