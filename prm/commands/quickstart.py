@@ -44,7 +44,7 @@ def _clear(paths: QuickstartPaths) -> None:
 
 
 def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
-    paths = QuickstartPaths(Path(config.out_dir))
+    paths = QuickstartPaths.under(Path(config.out_dir))
     start = time.perf_counter()
     try:
         stages = build_stages(config)
@@ -56,6 +56,6 @@ def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
         return 1
     rms = [("PRM (exact step labels)", config.prm or str(paths.prm)),
            ("ORM (final-answer labels)", config.orm or str(paths.orm))]
-    report = write_report(paths.root, results, rms, wall_seconds=time.perf_counter() - start)
+    report = write_report(paths, results, rms, wall_seconds=time.perf_counter() - start)
     sys.stdout.write(report.read_text(encoding="utf-8"))
     return 0

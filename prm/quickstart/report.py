@@ -16,6 +16,7 @@ from typing import Any
 
 from data.jsonl import read_jsonl
 from prm.pipeline import StageResult
+from prm.quickstart.stages import QuickstartPaths
 
 __all__ = ["headline", "within_problem_auc", "write_report"]
 
@@ -123,11 +124,11 @@ def _stage_lines(results: Sequence[StageResult], wall_seconds: float) -> list[st
             "cached stages are not run again)."]
 
 
-def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple[str, str]],
+def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Sequence[tuple[str, str]],
                  wall_seconds: float = 0.0) -> Path:
-    """Write ``root/report.md`` from the stage outputs; returns its path."""
-    bon = _load(root / "bon" / "bon.json")
-    steps = _load(root / "steps" / "steps_eval.json")
+    """Write ``paths.report`` from the stage outputs; returns its path."""
+    bon = _load(paths.bon / "bon.json")
+    steps = _load(paths.steps / "steps_eval.json")
     lines = ["# prm quickstart", "",
              "PRM vs learned ORM vs majority vote vs oracle on the test problems (best-of-N), step-error "
              "detection, and what every stage did. Rerun any stage with the command in the last table.", ""]
@@ -141,10 +142,10 @@ def write_report(root: Path, results: Sequence[StageResult], rms: Sequence[tuple
                   f"{_pct(test.get('error_accuracy'))}%, on correct {_pct(test.get('correct_accuracy'))}%, "
                   f"F1 {_pct(test.get('f1'))}%.", "", "![F1 vs threshold](steps/steps_f1.png)", ""]
     lines += ["## Reward models", "", *_rm_lines(rms), "",
-              *_ranking_lines(root / "scored" / "test.jsonl", root / "labels" / "test-exact.jsonl"), ""]
-    lines += [*_label_agreement(root / "labels" / "train-exact.jsonl", root / "labels" / "train-mc.jsonl"), ""]
+              *_ranking_lines(paths.scored, paths.test_exact), ""]
+    lines += [*_label_agreement(paths.train_exact, paths.train_mc), ""]
     lines += ["## Stages", "", *_stage_lines(results, wall_seconds), ""]
-    path = root / "report.md"
+    path = paths.report
     path.write_text("\n".join(lines), encoding="utf-8")
     logger.info("report written to %s", path)
     return path

@@ -53,11 +53,30 @@ class QuickstartConfig:
 
 @dataclass(frozen=True)
 class QuickstartPaths:
-    """Every file the stages write, under ``root``."""
+    """Every file and folder the stages write, under ``root`` (``QuickstartPaths.under(root)``)."""
 
     root: Path
+    data: Path
+    train_problems: Path
+    test_problems: Path
+    policy: Path
+    test_samples: Path
+    train_samples: Path
+    train_exact: Path
+    train_mc: Path
+    test_exact: Path
+    prm: Path
+    orm: Path
+    scored_prm: Path
+    scored: Path
+    scored_steps: Path
+    bon: Path
+    steps: Path
+    state: Path
+    report: Path
 
-    def __getattr__(self, name: str) -> Path:
+    @classmethod
+    def under(cls, root: Path) -> QuickstartPaths:
         layout = {
             "data": "data", "train_problems": "data/train.jsonl", "test_problems": "data/test.jsonl",
             "policy": "policy", "test_samples": "samples/test.jsonl", "train_samples": "samples/train.jsonl",
@@ -67,9 +86,7 @@ class QuickstartPaths:
             "scored_steps": "scored/test-steps.jsonl", "bon": "bon", "steps": "steps", "state": "stages",
             "report": "report.md",
         }
-        if name not in layout:
-            raise AttributeError(name)
-        return self.root / layout[name]
+        return cls(root=root, **{name: root / relative for name, relative in layout.items()})
 
 
 def _synthetic_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
@@ -136,7 +153,7 @@ def _score_stages(prm: str, orm: str, paths: QuickstartPaths, test: str, threads
 
 def build_stages(config: QuickstartConfig) -> list[Stage]:
     """The quickstart's stages for ``config``, in order; a given model skips the stages that make it."""
-    paths = QuickstartPaths(Path(config.out_dir))
+    paths = QuickstartPaths.under(Path(config.out_dir))
     synthetic = config.problems == SYNTHETIC
     test = str(paths.test_problems) if synthetic else config.problems
     train = config.train_problems or (str(paths.train_problems) if synthetic else None)
