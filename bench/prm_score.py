@@ -25,7 +25,7 @@ from data.build import build_dataset
 from data.records import StepwiseRow, read_records
 from data.synth import generate_problems
 from prm.model.modeling import PRMConfig, load_backbone, save_prm
-from prm.model.scoring import PRMScorer
+from prm.model.scoring import PRMScorer, pad_right
 from prm.model.tags import TaggedSequence
 from prm.model.tiny import save_tiny_backbone
 from prm.train import TrainConfig, train_prm
@@ -59,13 +59,7 @@ def bare_backbone(scorer: PRMScorer, sequences: list[TaggedSequence], batch_size
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].input_ids), reverse=True)
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
-            chunk = [sequences[i] for i in order[start: start + batch_size]]
-            width = max(len(s.input_ids) for s in chunk)
-            ids = torch.full((len(chunk), width), scorer.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, seq in enumerate(chunk):
-                ids[row, : len(seq.input_ids)] = torch.tensor(seq.input_ids)
-                mask[row, : len(seq.input_ids)] = 1
+            ids, mask = pad_right([sequences[i] for i in order[start: start + batch_size]], scorer.pad_id)
             backbone(input_ids=ids, attention_mask=mask)
 
 

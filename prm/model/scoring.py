@@ -56,7 +56,7 @@ from eval.aggregate import aggregate as eval_aggregate
 from prm.model.modeling import PRMConfig, step_probabilities
 from prm.model.tags import TaggedSequence, encode_pieces, place_labels
 
-__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "resolve_device"]
+__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "pad_right", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,17 @@ def aggregate(scores: Sequence[float | None], how: str = "min") -> float | None:
     if how not in AGGREGATIONS:
         return eval_aggregate(values or [0.0], how)  # raises ValueError naming the known aggregations
     return eval_aggregate(values, how) if values else None
+
+
+def pad_right(sequences: Sequence[TaggedSequence], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` [B, longest] with the sequences padded on the right."""
+    width = max(len(s.input_ids) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq.input_ids)] = torch.tensor(seq.input_ids)
+        mask[row, : len(seq.input_ids)] = 1
+    return ids, mask
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -126,12 +137,7 @@ class PRMScorer:
         """One padded forward over ``sequences``; P(correct) at each sequence's tag positions."""
         if not sequences:
             return []
-        width = max(len(s.input_ids) for s in sequences)
-        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq.input_ids)] = torch.tensor(seq.input_ids)
-            mask[row, : len(seq.input_ids)] = 1
+        ids, mask = pad_right(sequences, self.pad_id)
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         probs = step_probabilities(logits, self.config.head).cpu()
         return [probs[row, seq.tag_positions].tolist() for row, seq in enumerate(sequences)]
