@@ -21,8 +21,10 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, capsys: py
     out = tmp_path / "qs"
     assert main(["quickstart", "--out-dir", str(out), *TOY]) == 0
     report = (out / "report.md").read_text()
-    for expected in ("## Best-of-N", "majority", "oracle", "## Reward models", "## Stages", "sample test"):
+    for expected in ("## Best-of-N", "majority", "oracle", "## Reward models", "## Stages", "sample test",
+                     "| verifier lm |", "start from the verifier LM", "head `likelihood`"):
         assert expected in report
+    assert (out / "prm" / "likelihood_head.json").exists() and (out / "verifier" / "config.json").exists()
     bon = json.loads((out / "bon" / "bon.json").read_text())
     assert bon["ns"] == [1, 2, 4] and {"prm_min", "orm", "majority", "oracle"} <= set(bon["curves"])
     assert (out / "bon" / "bon.png").stat().st_size > 0

@@ -1,4 +1,4 @@
-"""``prm quickstart``: the main job — policy, samples, step labels, PRM and ORM, best-of-N, step errors.
+"""``prm quickstart``: the main job — policy, verifier LM, samples, step labels, PRM and ORM, best-of-N, step errors.
 
 On a CPU-only machine with no network it builds everything from scratch on the synthetic arithmetic
 task (:mod:`prm.quickstart.stages` lists the stages) and writes ``runs/quickstart/report.md`` with
@@ -43,6 +43,19 @@ def _clear(paths: QuickstartPaths) -> None:
     shutil.rmtree(root)
 
 
+def _setup(config: QuickstartConfig, paths: QuickstartPaths) -> str:
+    """One line: which model sampled, which LM the reward models start from, and their head."""
+    policy = f"`{config.policy}`" if config.policy else f"`{paths.policy}` ({config.policy_steps} steps from scratch)"
+    if config.verifier:
+        verifier = f"`{config.verifier}`"
+    elif config.policy:
+        verifier = f"`{config.policy}` (the policy)"
+    else:
+        verifier = f"`{paths.verifier}` (the policy trained {config.verifier_steps} steps further)"
+    head = "" if config.prm and config.orm else f", reward-model head `{config.prm_head}`"
+    return f"Samples from {policy}; reward models trained here start from the verifier LM {verifier}{head}."
+
+
 def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
     paths = QuickstartPaths.under(Path(config.out_dir))
     start = time.perf_counter()
@@ -56,6 +69,6 @@ def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
         return 1
     rms = [("PRM (exact step labels)", config.prm or str(paths.prm)),
            ("ORM (final-answer labels)", config.orm or str(paths.orm))]
-    report = write_report(paths, results, rms, wall_seconds=time.perf_counter() - start)
+    report = write_report(paths, results, rms, wall_seconds=time.perf_counter() - start, setup=[_setup(config, paths)])
     sys.stdout.write(report.read_text(encoding="utf-8"))
     return 0

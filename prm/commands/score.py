@@ -145,13 +145,13 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from prm.model.scoring import PRMScorer
+    from prm.model.scoring import load_scorer
 
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     start = time.perf_counter()
     try:
-        scorer = PRMScorer(config.model, device=config.device, batch_size=config.batch_size)
+        scorer = load_scorer(config.model, device=config.device, batch_size=config.batch_size)
         out, skipped, scored = score_file(config, scorer)
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)

@@ -2,8 +2,10 @@
 
 The HF Trainer runs it (so ``accelerate launch -m prm.cli train ...`` gives DDP/FSDP/DeepSpeed); the output
 folder loads with ``AutoModelForTokenClassification.from_pretrained`` and scores with ``prm score`` or
-``prm.model.PRMScorer``. Prints the held-out metrics (step accuracy, step AUC, first-error accuracy/F1)
-and throughput. See :mod:`prm.train.trainer`.
+``prm.model.PRMScorer``. ``--head likelihood`` instead keeps the backbone a frozen LM and fits a logistic
+head on its step log-likelihoods (:mod:`prm.train.likelihood`; scored by ``prm score`` and
+``prm.model.scoring.load_scorer`` alike). Prints the held-out metrics (step accuracy, step AUC,
+first-error accuracy/F1) and throughput. See :mod:`prm.train.trainer`.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ def run(config: TrainConfig, args: argparse.Namespace) -> int:
         value = result.metrics.get(f"eval_{name}")
         if value is not None:
             lines.append(f"| {name} | {value:.4g} |")
-    lines += [f"| train rows | {result.train_rows} |", f"| optimizer steps | {result.global_step} |",
-              f"| train loss | {result.train_loss:.4f} |", f"| tokens/s | {result.tokens_per_second:.0f} |",
-              f"| peak memory MiB | {result.peak_memory_mb:.0f} |"]
+    lines.append(f"| train rows | {result.train_rows} |")
+    if config.head != "likelihood":  # the likelihood head is fitted, not trained by steps
+        lines += [f"| optimizer steps | {result.global_step} |", f"| train loss | {result.train_loss:.4f} |",
+                  f"| tokens/s | {result.tokens_per_second:.0f} |"]
+    lines += [f"| seconds | {result.train_seconds:.0f} |", f"| peak memory MiB | {result.peak_memory_mb:.0f} |"]
     sys.stdout.write("\n".join(lines) + f"\n\nPRM saved to {result.out}\n")
     return 0

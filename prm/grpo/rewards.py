@@ -58,9 +58,9 @@ class RewardResources:
     def scorer(self) -> Any:
         if not self.prm:
             raise ValueError("the prm_outcome and prm_process rewards need --prm (a folder written by `prm train`)")
-        from prm.model.scoring import PRMScorer
+        from prm.model.scoring import load_scorer
 
-        return PRMScorer(self.prm, device=self.device, batch_size=self.prm_batch_size)
+        return load_scorer(self.prm, device=self.device, batch_size=self.prm_batch_size)
 
 
 @dataclass(frozen=True)

@@ -110,13 +110,13 @@ class PRMOutcomeReward:
     def __init__(self, prm_path: str | Path | None = None, aggregation: str = "min", batch_size: int = 16,
                  device: str = "auto", problem_column: str = "problem", scorer: Any | None = None,
                  name: str = "prm_outcome") -> None:
-        from prm.model.scoring import AGGREGATIONS, PRMScorer
+        from prm.model.scoring import AGGREGATIONS, load_scorer
 
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {aggregation!r}; choose from {', '.join(AGGREGATIONS)}")
         if scorer is None and prm_path is None:
             raise ValueError("PRMOutcomeReward needs prm_path (a `prm train` folder) or a scorer")
-        self.scorer = scorer if scorer is not None else PRMScorer(prm_path, device=device, batch_size=batch_size)
+        self.scorer = scorer if scorer is not None else load_scorer(prm_path, device=device, batch_size=batch_size)
         self.aggregation, self.batch_size, self.problem_column = aggregation, batch_size, problem_column
         self.__name__ = name
         self._lock = threading.Lock()

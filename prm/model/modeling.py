@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -27,12 +27,14 @@ from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 __all__ = [
     "DEFAULT_STEP_TAG", "PRM_CONFIG_FILE", "HeadType", "PRMConfig", "add_step_tag", "load_backbone",
     "step_probabilities", "prm_loss", "head_module_name", "save_prm", "save_tokenizer_portable",
+    "read_json_fields", "write_json_fields", "warn_if_prompt_changed",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 PRM_CONFIG_FILE = "prm_config.json"
 HeadType = Literal["two_class", "scalar"]
+T = TypeVar("T")
 NUM_LABELS: dict[str, int] = {"two_class": 2, "scalar": 1}
 
 
@@ -52,28 +54,41 @@ class PRMConfig:
     format_version: int = 1
 
     def save(self, folder: str | Path) -> Path:
-        path = Path(folder) / PRM_CONFIG_FILE
-        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return path
+        return write_json_fields(self, Path(folder) / PRM_CONFIG_FILE)
 
     @classmethod
     def load(cls, folder: str | Path) -> PRMConfig:
         path = Path(folder) / PRM_CONFIG_FILE
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: not a PRM saved by `prm train` (need prm_config.json)")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(cls)}
-        config = cls(**{k: v for k, v in data.items() if k in known})
+        config = read_json_fields(cls, path)
         if config.head not in NUM_LABELS:
             raise ValueError(f"{path}: head should be one of {sorted(NUM_LABELS)}, got {config.head!r}")
         return config
 
     def check_prompt(self, tokenizer: Any) -> None:
-        """Warn when prm.prompts changed since this model was trained (its prompts would differ)."""
-        current = CHAT_INSTRUCTION if has_chat_template(tokenizer) else PLAIN_TEMPLATE
-        if current != self.prompt_template:
-            logger.warning("the prompt template differs from the one this PRM was trained with: %r vs %r",
-                           current, self.prompt_template)
+        warn_if_prompt_changed(tokenizer, self.prompt_template)
+
+
+def warn_if_prompt_changed(tokenizer: Any, trained_with: str) -> None:
+    """Warn when prm.prompts changed since a reward model was trained (its prompts would differ)."""
+    current = CHAT_INSTRUCTION if has_chat_template(tokenizer) else PLAIN_TEMPLATE
+    if current != trained_with:
+        logger.warning("the prompt template differs from the one this reward model was trained with: %r vs %r",
+                       current, trained_with)
+
+
+def write_json_fields(record: Any, path: Path) -> Path:
+    """A dataclass instance as indented JSON at ``path``."""
+    path.write_text(json.dumps(asdict(record), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_json_fields(cls: type[T], path: Path) -> T:
+    """An instance of dataclass ``cls`` from the JSON at ``path`` (keys it does not know are ignored)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def add_step_tag(tokenizer: Any, tag_token: str = DEFAULT_STEP_TAG) -> tuple[int, bool]:

@@ -7,6 +7,7 @@
     scorer.score(problem, ["step one ...", "step two ... \\boxed{5}"])   # [0.93, 0.88]
     scorer.score(problem, "step one ...\\n\\nstep two ...")              # raw text: split into steps
     scorer.score_batch([(problem, steps_or_text), ...])                  # padding-aware batches
+    load_scorer(folder)              # PRMScorer, or LikelihoodScorer for a `--head likelihood` folder
     aggregate(scores, "min")                                             # AGGREGATIONS: min, product, last, mean
 
 ``AGGREGATIONS`` is the project's one registry (:mod:`eval.aggregate`, shared with the best-of-N harness),
@@ -56,7 +57,7 @@ from eval.aggregate import aggregate as eval_aggregate
 from prm.model.modeling import PRMConfig, step_probabilities
 from prm.model.tags import TaggedSequence, encode_pieces, place_labels
 
-__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "pad_right", "resolve_device"]
+__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "check_item", "load_scorer", "pad_right", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,17 @@ def pad_right(sequences: Sequence[TaggedSequence], pad_id: int) -> tuple[torch.T
 def resolve_device(device: str = "auto") -> torch.device:
     return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                         "cpu" if device == "auto" else device)
+
+
+def load_scorer(model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
+                batch_size: int = 16, max_length: int | None = None) -> Any:
+    """The scorer for any PRM folder ``prm train`` writes: :class:`PRMScorer` for a fine-tuned head,
+    :class:`prm.model.likelihood.LikelihoodScorer` for ``--head likelihood``. Both have ``score``,
+    ``score_batch``, ``steps_of`` and ``config.segmentation``."""
+    from prm.model.likelihood import LikelihoodScorer, is_likelihood_prm
+
+    kind = LikelihoodScorer if is_likelihood_prm(model_path) else PRMScorer
+    return kind(model_path, device=device, dtype=dtype, batch_size=batch_size, max_length=max_length)
 
 
 class PRMScorer:
@@ -168,7 +180,7 @@ class PRMScorer:
         A malformed item (not a pair, a problem that is not a string, a step that is not one, text that
         is not valid Unicode) raises ValueError naming the item.
         """
-        checked = [_check_item(index, item) for index, item in enumerate(items)]
+        checked = [check_item(index, item) for index, item in enumerate(items)]
         return self.score_encoded([self.encode(problem, steps) for problem, steps in checked], batch_size)
 
     def score(self, problem: str, steps_or_text: StepsOrText) -> list[float | None]:
@@ -202,7 +214,7 @@ def _text(value: Any, where: str) -> str:
     return value
 
 
-def _check_item(index: int, item: Any) -> tuple[str, StepsOrText]:
+def check_item(index: int, item: Any) -> tuple[str, StepsOrText]:
     """``item`` as a (problem, steps or text) pair; ValueError naming item ``index`` and the bad part."""
     where = f"item {index}"
     if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 2:

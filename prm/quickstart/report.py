@@ -125,13 +125,15 @@ def _stage_lines(results: Sequence[StageResult], wall_seconds: float) -> list[st
 
 
 def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Sequence[tuple[str, str]],
-                 wall_seconds: float = 0.0) -> Path:
-    """Write ``paths.report`` from the stage outputs; returns its path."""
+                 wall_seconds: float = 0.0, setup: Sequence[str] = ()) -> Path:
+    """Write ``paths.report`` from the stage outputs; returns its path. ``setup``: lines on which models
+    sampled and which verified, shown under the title."""
     bon = _load(paths.bon / "bon.json")
     steps = _load(paths.steps / "steps_eval.json")
     lines = ["# prm quickstart", "",
              "PRM vs learned ORM vs majority vote vs oracle on the test problems (best-of-N), step-error "
-             "detection, and what every stage did. Rerun any stage with the command in the last table.", ""]
+             "detection, and what every stage did. Rerun any stage with the command in the last table.", "",
+             *setup, *([""] if setup else [])]
     if bon:
         lines += ["## Best-of-N", "", *headline(bon), "", "![accuracy vs N](bon/bon.png)", "",
                   "Full table, breakdowns and wrong-step rates: [bon/bon.md](bon/bon.md).", ""]

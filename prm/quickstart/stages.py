@@ -2,14 +2,21 @@
 
 Offline default (the synthetic arithmetic task, every model trained here)::
 
-    data synth  ->  policy train  ->  sample test (N per problem)  ->  sample train (a few per problem)
+    data synth  ->  policy train  ->  verifier LM (the policy trained further)
+      -> sample test (N per problem)  ->  sample train (a few per problem)
       -> label train samples (exact; Monte-Carlo on a subset)  ->  label test samples (exact)
-      -> train PRM and learned ORM side by side (same backbone, rows and budget; only labels differ)
+      -> PRM and learned ORM side by side (same verifier LM, rows and head; only the labels differ)
       -> score test samples (PRM, ORM)  ->  bon  ->  eval steps
 
-``--policy`` skips policy training, ``--prm`` and ``--orm`` skip the reward-model trainings (and,
-with both, the training samples and labels), ``--problems`` replaces the synthetic test problems
-(``--train-problems`` then names the problems the reward models train on).
+The reward models start from a verifier LM stronger than the policy, as real PRMs start from strong
+base models: a verifier no better at the arithmetic than the policy cannot tell its right samples from
+its wrong ones (the README's quickstart section has the measurements). The default head is the
+likelihood PRM (:mod:`prm.model.likelihood`); ``--prm-head two_class`` fine-tunes the classic one.
+
+``--policy`` skips policy training (the verifier is then the policy unless ``--verifier`` names one),
+``--prm`` and ``--orm`` skip the reward-model trainings (and, with both, the training samples and
+labels), ``--problems`` replaces the synthetic test problems (``--train-problems`` then names the
+problems the reward models train on).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from prm.pipeline import Stage
 __all__ = ["QuickstartConfig", "QuickstartPaths", "build_stages"]
 
 SYNTHETIC = "synthetic"
+RM_HEADS = ("likelihood", "two_class", "scalar")
 
 
 @dataclass
@@ -34,6 +42,12 @@ class QuickstartConfig:
         "help": "problems the reward models train on (default: synthetic train problems; required with --problems "
                 "unless --prm and --orm are given)"})
     policy: str | None = field(default=None, metadata={"help": "policy folder or hub id (default: train one here)"})
+    verifier: str | None = field(default=None, metadata={
+        "help": "LM the reward models start from (default: the policy trained further here; with --policy, the "
+                "policy itself)"})
+    prm_head: str = field(default="likelihood", metadata={
+        "help": "head of the PRM and ORM trained here: likelihood (frozen verifier LM, fitted in seconds), "
+                "two_class or scalar (fine-tuned for --rm-minutes)"})
     prm: str | None = field(default=None, metadata={"help": "PRM folder (default: train one here)"})
     orm: str | None = field(default=None, metadata={"help": "learned outcome RM folder (default: train one here)"})
     n: int = field(default=16, metadata={"help": "samples per test problem (best-of-N up to this N)"})
@@ -42,8 +56,15 @@ class QuickstartConfig:
     train_samples: int = field(default=4, metadata={"help": "samples per training problem"})
     mc_samples: int = field(default=600, metadata={"help": "training samples given Monte-Carlo labels too"})
     mc_k: int = field(default=8, metadata={"help": "rollouts per step prefix for Monte-Carlo labels"})
-    policy_minutes: float = field(default=9.0, metadata={"help": "policy training budget (minutes)"})
-    rm_minutes: float = field(default=4.0, metadata={"help": "training budget of each reward model (minutes)"})
+    policy_steps: int = field(default=2000, metadata={"help": "optimizer steps of the policy"})
+    verifier_steps: int = field(default=2000, metadata={"help": "further optimizer steps that make the verifier "
+                                                                "LM from the policy"})
+    policy_minutes: float = field(default=9.0, metadata={"help": "time cap of the policy and of the verifier "
+                                                                 "training (minutes each)"})
+    train_threads: int = field(default=2, metadata={"help": "torch CPU threads of the policy and verifier "
+                                                            "trainings (each runs alone)"})
+    rm_minutes: float = field(default=4.0, metadata={"help": "training budget of each fine-tuned reward model "
+                                                              "(minutes)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
     max_tokens: int = field(default=320, metadata={"help": "longest sampled solution in tokens"})
     backend: str = field(default="auto", metadata={"help": "sampling backend: auto (vLLM when installed), vllm, hf"})
@@ -60,6 +81,7 @@ class QuickstartPaths:
     train_problems: Path
     test_problems: Path
     policy: Path
+    verifier: Path
     test_samples: Path
     train_samples: Path
     train_exact: Path
@@ -79,7 +101,8 @@ class QuickstartPaths:
     def under(cls, root: Path) -> QuickstartPaths:
         layout = {
             "data": "data", "train_problems": "data/train.jsonl", "test_problems": "data/test.jsonl",
-            "policy": "policy", "test_samples": "samples/test.jsonl", "train_samples": "samples/train.jsonl",
+            "policy": "policy", "verifier": "verifier", "test_samples": "samples/test.jsonl",
+            "train_samples": "samples/train.jsonl",
             "train_exact": "labels/train-exact.jsonl", "train_mc": "labels/train-mc.jsonl",
             "test_exact": "labels/test-exact.jsonl", "prm": "prm", "orm": "orm",
             "scored_prm": "scored/test-prm.jsonl", "scored": "scored/test.jsonl",
@@ -96,10 +119,18 @@ def _synthetic_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
     return Stage("synthetic problems", argv, (str(paths.train_problems), str(paths.test_problems)))
 
 
-def _policy_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
-    argv = ("policy", "train", "--out-dir", str(paths.policy), "--minutes", str(config.policy_minutes),
-            "--threads", str(config.threads), "--seed", str(config.seed), "--resume", "--eval-problems", "0")
-    return Stage("policy", argv, (str(paths.policy / "policy_meta.json"),))
+def _policy_stages(config: QuickstartConfig, paths: QuickstartPaths) -> list[Stage]:
+    """The policy from scratch, then the verifier LM: the same model trained further on other problems."""
+    common = ("--minutes", str(config.policy_minutes), "--threads", str(config.train_threads), "--resume",
+              "--eval-problems", "0")
+    policy = Stage("policy", ("policy", "train", "--out-dir", str(paths.policy), "--max-steps",
+                              str(config.policy_steps), "--seed", str(config.seed), *common),
+                   (str(paths.policy / "policy_meta.json"),))
+    verifier = Stage("verifier lm", ("policy", "train", "--model", str(paths.policy), "--out-dir",
+                                     str(paths.verifier), "--max-steps", str(config.verifier_steps),
+                                     "--seed", str(config.seed + 1), *common),
+                     (str(paths.verifier / "policy_meta.json"),))
+    return [policy, verifier] if config.verifier is None else [policy]
 
 
 def _sample_stage(name: str, policy: str, problems: str, out: Path, n: int, limit: int | None,
@@ -125,15 +156,16 @@ def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str,
     return [exact, mc] if config.mc_samples > 0 else [exact]
 
 
-def _train_stage(name: str, out: Path, policy: str, config: QuickstartConfig, paths: QuickstartPaths,
+def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, paths: QuickstartPaths,
                  outcome: bool) -> Stage:
-    argv = ["train", "--data", str(paths.train_exact), "--eval-data", str(paths.test_exact), "--eval-limit", "1000",
-            "--model", policy, "--out", str(out),
-            "--minutes", str(config.rm_minutes), "--epochs", "3", "--threads", str(config.threads),
-            "--lr", "1e-3", "--batch-size", "16", "--bf16", "--seed", str(config.seed), "--resume"]
+    argv = ["train", "--head", config.prm_head, "--data", str(paths.train_exact), "--eval-data",
+            str(paths.test_exact), "--eval-limit", "1000", "--model", verifier, "--out", str(out),
+            "--threads", str(config.threads), "--batch-size", "16", "--seed", str(config.seed)]
+    if config.prm_head != "likelihood":
+        argv += ["--minutes", str(config.rm_minutes), "--epochs", "3", "--lr", "1e-3", "--bf16", "--resume"]
     if outcome:
         argv.append("--outcome")
-    return Stage(name, tuple(argv), (str(out / "prm_config.json"),), group="reward models")
+    return Stage(name, tuple(argv), (str(out / "train_metrics.json"),), group="reward models")  # written last
 
 
 def _score_stages(prm: str, orm: str, paths: QuickstartPaths, test: str, threads: int) -> list[Stage]:
@@ -158,12 +190,15 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
     test = str(paths.test_problems) if synthetic else config.problems
     train = config.train_problems or (str(paths.train_problems) if synthetic else None)
     need_rms = config.prm is None or config.orm is None
+    if config.prm_head not in RM_HEADS:
+        raise ValueError(f"--prm-head should be one of {', '.join(RM_HEADS)}, got {config.prm_head!r}")
     if need_rms and train is None:
         raise ValueError("--problems other than 'synthetic' needs --train-problems (or both --prm and --orm)")
     stages = [_synthetic_stage(config, paths)] if synthetic else []
     policy = config.policy or str(paths.policy)
     if config.policy is None:
-        stages.append(_policy_stage(config, paths))
+        stages += _policy_stages(config, paths)
+    verifier = config.verifier or (policy if config.policy else str(paths.verifier))
     limit = None if synthetic else config.test_problems
     stages.append(_sample_stage("sample test", policy, test, paths.test_samples, config.n, limit, config))
     if need_rms:
@@ -174,9 +209,9 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
                                              str(paths.test_samples), "--after-error", "zero",
                                              "--out", str(paths.test_exact)), (str(paths.test_exact),)))
     if config.prm is None:
-        stages.append(_train_stage("train prm", paths.prm, policy, config, paths, outcome=False))
+        stages.append(_train_stage("train prm", paths.prm, verifier, config, paths, outcome=False))
     if config.orm is None:
-        stages.append(_train_stage("train orm", paths.orm, policy, config, paths, outcome=True))
+        stages.append(_train_stage("train orm", paths.orm, verifier, config, paths, outcome=True))
     stages += _score_stages(config.prm or str(paths.prm), config.orm or str(paths.orm), paths, test,
                             config.threads)
     stages.append(Stage("best of n", ("bon", "--samples", str(paths.scored), "--problems", test,

@@ -40,16 +40,16 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_scorer(config: ServeConfig) -> Any | None:
-    """The PRMScorer of ``config.prm`` (torch is imported only when a PRM is served)."""
+    """The scorer of ``config.prm``, fine-tuned or likelihood PRM (torch is imported only when one is served)."""
     if not config.prm:
         return None
     import torch
 
-    from prm.model.scoring import PRMScorer
+    from prm.model.scoring import load_scorer as load_prm_scorer
 
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    return PRMScorer(config.prm, device=config.device, batch_size=config.forward_batch)
+    return load_prm_scorer(config.prm, device=config.device, batch_size=config.forward_batch)
 
 
 async def read_body(request: Request, model: type[M], limit: int) -> M:

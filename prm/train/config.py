@@ -24,8 +24,10 @@ class TrainConfig:
     eval_limit: int = field(default=2000, metadata={"help": "evaluate on at most this many rows (0: all)"})
     outcome: bool = field(default=False, metadata={"help": "train the outcome RM baseline: one label on the last "
                                                            "step = all steps correct and a final answer reached"})
-    head: Literal["two_class", "scalar"] = field(default="two_class", metadata={
-        "help": "two_class: softmax over (incorrect, correct), cross-entropy on probabilities; scalar: sigmoid + BCE"})
+    head: Literal["two_class", "scalar", "likelihood"] = field(default="two_class", metadata={
+        "help": "two_class: softmax over (incorrect, correct), cross-entropy on probabilities; scalar: sigmoid + "
+                "BCE; likelihood: keep the backbone a frozen LM and fit a logistic head on its log-likelihood "
+                "of each step's tokens (seconds; use a backbone stronger than the policy)"})
     step_tag: str = field(default=DEFAULT_STEP_TAG, metadata={"help": "step-tag token: added as a special token "
                                                                       "unless already a single token"})
     step_separator: str = field(default="\n\n", metadata={"help": "text between steps (after each tag)"})

@@ -67,7 +67,7 @@ class TrainResult:
     main_process: bool = True  # False on the other ranks of a distributed run (they do not write)
 
 
-def _load_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
+def load_training_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
     rows = load_stepwise(config.data)
     if config.eval_data:
         train, held_out = rows, load_stepwise(config.eval_data)
@@ -164,6 +164,10 @@ def _resume_point(config: TrainConfig) -> str | None:
 def train_prm(config: TrainConfig) -> TrainResult:
     """Train, evaluate and save a PRM as described in the module docstring."""
     _validate(config)
+    if config.head == "likelihood":
+        from prm.train.likelihood import train_likelihood_prm
+
+        return train_likelihood_prm(config)
     threads = torch.get_num_threads()
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -177,7 +181,7 @@ def _train(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.seed)
     model, tokenizer, tag_id, added = load_backbone(config.model, config.head, config.step_tag,
                                                     head_dropout=config.head_dropout)
-    train_rows, eval_rows = _load_rows(config)
+    train_rows, eval_rows = load_training_rows(config)
     encode = partial(encode_rows, tokenizer=tokenizer, tag_id=tag_id, max_length=config.max_length,
                      separator=config.step_separator, tag_token=config.step_tag, outcome=config.outcome)
     train_seqs, train_stats = encode(train_rows)
