@@ -143,6 +143,8 @@ def test_steps_past_max_length_score_none_and_bad_items_are_named(fitted) -> Non
     short = LikelihoodScorer(folder, device="cpu", max_length=len("Problem: 3+4\n") + 40)
     scores = short.score("3+4", ["add 3 4"] + ["get 7"] * 20)
     assert scores[0] is not None and scores[-1] is None and len(scores) == 21
+    empty = short.score("1+1", ["", "add 1 1", ""])  # empty steps still get finite scores
+    assert len(empty) == 3 and all(0.0 < value < 1.0 for value in empty)
     with pytest.raises(ValueError, match="item 1: step 0"):
         short.score_batch([("1+1", ["add 1 1"]), ("1+1", [3])])
 

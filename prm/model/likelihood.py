@@ -137,14 +137,21 @@ class StepFeaturizer:
         self._number_token = torch.tensor([any(ch.isdigit() for ch in str(tok)) for tok in vocab])
 
     def _encode(self, problem: str, steps: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
-        """Token ids of prompt + steps, and each step's own token span (separator excluded) that fits."""
+        """Token ids of prompt + steps, and each step's own token span (separator excluded) that fits.
+
+        An empty step has no tokens of its own: its span is its separator, or (the first step) the last
+        prompt token, so every step that fits gets finite features.
+        """
         prompt_ids, step_ids = encode_pieces(self.tokenizer, problem, steps, self.separator)
         ids, spans = list(prompt_ids), []
         for i, piece in enumerate(step_ids):
             skip = len(self._separator_ids) if i and piece[: len(self._separator_ids)] == self._separator_ids else 0
-            if len(ids) + len(piece) > self.max_length or len(piece) == skip:
+            if len(ids) + len(piece) > self.max_length or (not piece and len(ids) < 2):
                 break
-            spans.append((len(ids) + skip, len(ids) + len(piece)))
+            if len(piece) > skip:
+                spans.append((len(ids) + skip, len(ids) + len(piece)))
+            else:
+                spans.append((len(ids), len(ids) + len(piece)) if piece else (len(ids) - 1, len(ids)))
             ids += piece
         return ids, spans
 
