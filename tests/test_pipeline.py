@@ -78,14 +78,41 @@ def parse(argv: tuple[str, ...]) -> object:
 def test_every_quickstart_stage_parses_with_its_command() -> None:
     stages = build_stages(QuickstartConfig(out_dir="q"))
     assert [s.name for s in stages] == [
-        "synthetic problems", "policy", "sample test", "sample train", "label train exact", "label train mc",
-        "label test exact", "train prm", "train orm", "score test prm", "score test steps", "score test orm",
-        "best of n", "step errors"]
+        "synthetic problems", "policy", "verifier lm", "sample test", "sample train", "label train exact",
+        "label train mc", "label test exact", "train prm", "train orm", "score test prm", "score test steps",
+        "score test orm", "best of n", "step errors"]
     for stage in stages:
         parse(stage.argv)
+    by_name = {s.name: s.argv for s in stages}
+    assert by_name["verifier lm"][by_name["verifier lm"].index("--model") + 1] == "q/policy"
+    assert by_name["sample test"][by_name["sample test"].index("--model") + 1] == "q/policy"
     trainings = [s for s in stages if s.group == "reward models"]
     assert [("--outcome" in s.argv) for s in trainings] == [False, True]
-    assert all(s.argv[s.argv.index("--data") + 1] == "q/labels/train-exact.jsonl" for s in trainings)
+    for argv in (s.argv for s in trainings):
+        assert argv[argv.index("--data") + 1] == "q/labels/train-exact.jsonl"
+        assert argv[argv.index("--model") + 1] == "q/verifier" and argv[argv.index("--head") + 1] == "likelihood"
+
+
+@pytest.mark.parametrize("given,verifier_stage,rm_backbone", [
+    ({}, True, "q/verifier"),
+    ({"verifier": "v"}, False, "v"),
+    ({"policy": "p"}, False, "p"),  # a given policy verifies its own samples unless --verifier says otherwise
+    ({"policy": "p", "verifier": "v"}, False, "v"),
+])
+def test_the_reward_models_start_from_the_verifier(given, verifier_stage, rm_backbone) -> None:
+    stages = build_stages(QuickstartConfig(out_dir="q", **given))
+    assert ("verifier lm" in [s.name for s in stages]) == verifier_stage
+    train = next(s.argv for s in stages if s.name == "train prm")
+    assert train[train.index("--model") + 1] == rm_backbone
+
+
+def test_fine_tuned_heads_get_a_budget_and_unknown_heads_are_refused() -> None:
+    train = next(s.argv for s in build_stages(QuickstartConfig(out_dir="q", prm_head="two_class"))
+                 if s.name == "train prm")
+    parse(train)
+    assert train[train.index("--head") + 1] == "two_class" and "--minutes" in train and "--resume" in train
+    with pytest.raises(ValueError, match="--prm-head should be one of likelihood, two_class, scalar"):
+        build_stages(QuickstartConfig(out_dir="q", prm_head="linear"))
 
 
 def test_given_models_skip_the_stages_that_make_them() -> None:
