@@ -59,7 +59,7 @@ def bare_backbone(scorer: PRMScorer, sequences: list[TaggedSequence], batch_size
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].input_ids), reverse=True)
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
-            ids, mask = pad_right([sequences[i] for i in order[start: start + batch_size]], scorer.pad_id)
+            ids, mask = pad_right([sequences[i].input_ids for i in order[start: start + batch_size]], scorer.pad_id)
             backbone(input_ids=ids, attention_mask=mask)
 
 

@@ -7,13 +7,13 @@ import json
 import math
 
 import pytest
+from tiny_policy import build_tiny_prm
 
 from data.records import StepwiseRow, read_records
 from data.synth import generate_problems
 from prm.cli import main
 from prm.commands.score import scored_rows
 from prm.model.scoring import AGGREGATIONS, PRMScorer, aggregate
-from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -25,9 +25,7 @@ def problems():
 
 @pytest.fixture(scope="module")
 def prm_folder(tmp_path_factory, problems) -> str:
-    texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
-    backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
-    return str(save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone))
+    return build_tiny_prm(tmp_path_factory.mktemp("prm"), problems)
 
 
 AGGREGATION_TABLE = [

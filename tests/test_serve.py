@@ -9,12 +9,12 @@ import time
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tiny_policy import build_tiny_prm
 
 from data.synth import generate_problems
 from eval.aggregate import AGGREGATIONS
 from prm.cli import SUBCOMMANDS, main
 from prm.model.scoring import PRMScorer
-from prm.model.tiny import save_tiny_backbone, save_tiny_prm
 from prm.serve.app import create_app
 from prm.serve.batcher import DynamicBatcher
 from prm.serve.client import RewardClient, ServeError, remote_reward
@@ -33,9 +33,7 @@ def problems():
 
 @pytest.fixture(scope="module")
 def prm_folder(tmp_path_factory, problems) -> str:
-    texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
-    backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
-    return str(save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone, head_std=0.5))
+    return build_tiny_prm(tmp_path_factory.mktemp("prm"), problems, head_std=0.5)
 
 
 @pytest.fixture(scope="module")

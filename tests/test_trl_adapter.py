@@ -8,6 +8,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tiny_policy import build_tiny_prm
 
 from data.synth import generate_problems
 from prm.integrations.trl import (
@@ -18,7 +19,7 @@ from prm.integrations.trl import (
     problem_from_prompt,
 )
 from prm.model.scoring import PRMScorer, aggregate
-from prm.model.tiny import save_tiny_backbone, save_tiny_prm, tiny_llama, tiny_tokenizer
+from prm.model.tiny import tiny_llama, tiny_tokenizer
 from prm.prompts import CHAT_INSTRUCTION, build_prompt
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -31,9 +32,7 @@ def problems():
 
 @pytest.fixture(scope="module")
 def prm_folder(tmp_path_factory, problems) -> str:
-    texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
-    backbone = save_tiny_backbone(tmp_path_factory.mktemp("backbone"), texts)
-    return str(save_tiny_prm(tmp_path_factory.mktemp("prm"), backbone))
+    return build_tiny_prm(tmp_path_factory.mktemp("prm"), problems)
 
 
 class RecordingAnswerReward(AnswerReward):

@@ -62,6 +62,16 @@ def build_tiny_policy(path: Path, steps: int = 120) -> Path:
     return path
 
 
+def build_tiny_prm(folder: Path, problems: list, head_std: float = 0.2) -> str:
+    """An untrained tagged PRM (random head of ``head_std``) on a tiny backbone whose tokenizer is trained on
+    ``problems``' text and reference solutions; shared by the scoring, serving and TRL adapter tests."""
+    from prm.model.tiny import save_tiny_backbone, save_tiny_prm
+
+    texts = [p.problem + "\n" + (p.solution or "") for p in problems] * 4
+    backbone = save_tiny_backbone(folder / "backbone", texts)
+    return str(save_tiny_prm(folder / "prm", backbone, head_std=head_std))
+
+
 def write_problems(path: Path, count: int) -> Path:
     rng = random.Random(1)
     rows = []

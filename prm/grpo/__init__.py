@@ -10,8 +10,7 @@ policy), ``state`` (models, data order, checkpoints), ``metrics`` (metrics.jsonl
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from prm.lazy import lazy_exports
 
 _EXPORTS = {
     "GRPOConfig": "config", "GRPOResult": "trainer", "train_grpo": "trainer", "REWARDS": "rewards",
@@ -21,8 +20,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prm.grpo' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"prm.grpo.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

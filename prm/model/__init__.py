@@ -9,8 +9,7 @@ Names are imported lazily so that ``prm.model.tags`` stays importable without to
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from prm.lazy import lazy_exports
 
 _EXPORTS = {
     "IGNORE_INDEX": "tags", "TaggedSequence": "tags", "place_labels": "tags", "encode_solution": "tags",
@@ -23,8 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prm.model' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"prm.model.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

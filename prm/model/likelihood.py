@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from data.segment import split_steps
 from prm.model.modeling import read_json_fields, warn_if_prompt_changed, write_json_fields
-from prm.model.scoring import check_item, resolve_device
+from prm.model.scoring import check_item, pad_right, resolve_device
 from prm.model.tags import encode_pieces
+from prm.policy.model import load_policy
 from prm.prompts import PLAIN_TEMPLATE
 
 __all__ = ["FEATURES", "HEAD_FILE", "LikelihoodHead", "LikelihoodScorer", "StepFeaturizer", "fit_head",
@@ -158,12 +158,7 @@ class StepFeaturizer:
     @torch.no_grad()
     def _token_logprobs(self, batch: Sequence[list[int]]) -> torch.Tensor:
         """[B, T] log p(token t | tokens < t) (position 0 and padding are 0), right-padded."""
-        width = max(len(ids) for ids in batch)
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, seq in enumerate(batch):
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
+        ids, mask = pad_right(batch, self.pad_id)
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:, None].to(self.device))
         out = torch.zeros(ids.shape, dtype=torch.float32)
@@ -205,12 +200,9 @@ class LikelihoodScorer:
     def __init__(self, model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
                  batch_size: int = 16, max_length: int | None = None) -> None:
         self.config = LikelihoodHead.load(model_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        kwargs = {"dtype": dtype} if dtype is not None else {}
         self.device = resolve_device(device)
-        self.model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs).to(self.device).eval()
+        model, self.tokenizer = load_policy(str(model_path), dtype)
+        self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.featurizer = StepFeaturizer(self.model, self.tokenizer, self.config.step_separator,
                                          max_length or self.config.max_length, self.device)

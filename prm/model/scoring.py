@@ -73,14 +73,14 @@ def aggregate(scores: Sequence[float | None], how: str = "min") -> float | None:
     return eval_aggregate(values, how) if values else None
 
 
-def pad_right(sequences: Sequence[TaggedSequence], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``input_ids`` and ``attention_mask`` [B, longest] with the sequences padded on the right."""
-    width = max(len(s.input_ids) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq.input_ids)] = torch.tensor(seq.input_ids)
-        mask[row, : len(seq.input_ids)] = 1
+def pad_right(id_lists: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` [B, longest] with the token id lists padded on the right."""
+    width = max(len(ids) for ids in id_lists)
+    ids = torch.full((len(id_lists), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(id_lists), width), dtype=torch.long)
+    for row, seq in enumerate(id_lists):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
     return ids, mask
 
 
@@ -149,7 +149,7 @@ class PRMScorer:
         """One padded forward over ``sequences``; P(correct) at each sequence's tag positions."""
         if not sequences:
             return []
-        ids, mask = pad_right(sequences, self.pad_id)
+        ids, mask = pad_right([seq.input_ids for seq in sequences], self.pad_id)
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         probs = step_probabilities(logits, self.config.head).cpu()
         return [probs[row, seq.tag_positions].tolist() for row, seq in enumerate(sequences)]

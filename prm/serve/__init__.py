@@ -9,8 +9,7 @@ standard library only). Names are imported lazily: the client needs neither Fast
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from prm.lazy import lazy_exports
 
 _EXPORTS = {
     "ServeConfig": "schemas", "DynamicBatcher": "batcher", "create_app": "app", "BackgroundServer": "runner",
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prm.serve' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"prm.serve.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from data.journal import RowJournal
 from data.records import StepwiseRow
 from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head
 from prm.model.modeling import save_tokenizer_portable
 from prm.model.scoring import resolve_device
+from prm.policy.model import load_policy
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 from prm.train.args import peak_memory_mb
 from prm.train.config import TrainConfig
@@ -47,12 +47,10 @@ FEATURE_CHUNK = 256  # rows per journal append
 
 def _load_lm(config: TrainConfig) -> tuple[Any, Any, torch.device]:
     device = resolve_device(config.device)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
     # bf16 log-probabilities are coarse (8 bits of mantissa); only a GPU run that asks for bf16 gets them
     dtype = torch.bfloat16 if device.type == "cuda" and config.bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(device).eval()
+    model, tokenizer = load_policy(config.model, dtype)
+    model = model.to(device).eval()
     return model, tokenizer, device
 
 
