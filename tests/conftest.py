@@ -19,12 +19,10 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def torch_one_thread() -> Iterator[None]:
     """Tiny models run fastest on one thread, above all when other processes share the cores."""
-    import torch
+    from prm.runtime import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -48,10 +48,21 @@ def lm(tiny_policy: Path) -> tuple[object, object]:
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny_policy: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def verifier_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny policy's recipe trained 3x longer: a verifier that knows its sums, as the quickstart's verifier
+    LM is the policy trained further. On the 120-step policy the fit below scored first-error F1 0.46-0.81 and
+    step AUC 0.81-0.94 over 5 seeds (AVX-512 and forced-AVX2 arithmetic alike), so any threshold was luck; on
+    this one 12 runs (6 seeds x both) gave F1 >= 0.92, AUC >= 0.99 and >= 19 of 20 pairs ranked right."""
+    from tiny_policy import build_tiny_policy
+
+    return build_tiny_policy(tmp_path_factory.mktemp("verifier") / "lm", steps=360)
+
+
+@pytest.fixture(scope="module")
+def fitted(verifier_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     folder = tmp_path_factory.mktemp("lprm")
     config = TrainConfig(head="likelihood", data=str(write_rows(folder / "train.jsonl", sum_rows(120, 0))),
-                         eval_data=str(write_rows(folder / "eval.jsonl", sum_rows(60, 1))), model=str(tiny_policy),
+                         eval_data=str(write_rows(folder / "eval.jsonl", sum_rows(60, 1))), model=str(verifier_lm),
                          out=str(folder / "prm"), threads=1)
     return folder / "prm", train_prm(config)
 

@@ -27,13 +27,10 @@ def _item(a: int, b: int, c: int | None = None) -> MCItem:
 
 @pytest.fixture(scope="module")
 def hf(tiny_policy: Path):
-    import torch
+    from prm.runtime import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with make_sampler("hf", str(tiny_policy), batch_size=64, device="cpu") as sampler:
+    with torch_threads(1), make_sampler("hf", str(tiny_policy), batch_size=64, device="cpu") as sampler:
         yield sampler
-    torch.set_num_threads(threads)
 
 
 def test_prefix_texts() -> None:

@@ -106,11 +106,20 @@ def test_the_reward_models_start_from_the_verifier(given, verifier_stage, rm_bac
     assert train[train.index("--model") + 1] == rm_backbone
 
 
-def test_fine_tuned_heads_get_a_budget_and_unknown_heads_are_refused() -> None:
-    train = next(s.argv for s in build_stages(QuickstartConfig(out_dir="q", prm_head="two_class"))
-                 if s.name == "train prm")
+def test_budgets_are_steps_and_a_cap_only_when_asked() -> None:
+    stages = build_stages(QuickstartConfig(out_dir="q", prm_head="two_class"))
+    train = next(s.argv for s in stages if s.name == "train prm")
     parse(train)
-    assert train[train.index("--head") + 1] == "two_class" and "--minutes" in train and "--resume" in train
+    assert train[train.index("--head") + 1] == "two_class" and train[train.index("--max-steps") + 1] == "1000"
+    assert "--resume" in train and "--minutes" not in train and "--bf16" not in train  # precision: prm.runtime
+    policy = next(s.argv for s in stages if s.name == "policy")
+    assert policy[policy.index("--max-steps") + 1] == "2000" and "--minutes" not in policy
+    capped = build_stages(QuickstartConfig(out_dir="q", prm_head="two_class", policy_minutes=5, rm_minutes=2))
+    assert all(s.argv[s.argv.index("--minutes") + 1] in ("5", "2") for s in capped
+               if s.name in ("policy", "verifier lm", "train prm"))
+
+
+def test_unknown_heads_are_refused() -> None:
     with pytest.raises(ValueError, match="--prm-head should be one of likelihood, two_class, scalar"):
         build_stages(QuickstartConfig(out_dir="q", prm_head="linear"))
 

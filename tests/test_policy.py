@@ -204,3 +204,17 @@ def test_command_end_to_end_with_sft_and_resume(tmp_path: Path, trained: train_m
                  "--eval-problems", "0"]) == 0
     meta = json.loads((sft / "policy_meta.json").read_text())
     assert meta["base_model"] == str(trained.out_dir) and meta["training"]["steps"] == 2
+    assert meta["runtime"]["budget"]["stopped_by"] == "steps" and meta["runtime"]["precision"] == "float32"
+
+
+def test_a_wall_clock_cap_that_fires_is_said_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "capped"
+    argv = ["policy", "train", "--out-dir", str(out), "--max-steps", "500", "--minutes", "0.0001", "--n-train",
+            "16", "--levels", "1", "--batch-size", "4", "--hidden-size", "64", "--num-heads", "2", "--num-layers",
+            "1", "--intermediate-size", "128", "--vocab-size", "300", "--eval-problems", "0"]
+    assert main(argv) == 0
+    budget = json.loads((out / "policy_meta.json").read_text())["runtime"]["budget"]
+    assert budget["stopped_by"] == "minutes" and budget["steps"] < budget["max_steps"] == 500
+    assert f"{budget['steps']} of 500 steps (stopped by --minutes)" in capsys.readouterr().out
+    assert "stopped by --minutes" in caplog.text

@@ -92,10 +92,20 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, data_file, backbone):
         assert torch.allclose(value, resumed[name], atol=1e-6), name
 
 
-def test_time_budget_stops_and_checkpoints(tmp_path, data_file, backbone):
+def test_time_budget_stops_and_checkpoints(tmp_path, data_file, backbone, caplog):
     result = train_prm(_config(data_file, backbone, tmp_path / "prm", max_steps=50, minutes=1e-4, eval_fraction=0.0))
     assert result.global_step == 1
     assert (tmp_path / "prm" / "checkpoints" / "checkpoint-1").is_dir()
+    assert "1 of 50 steps, stopped by --minutes" in caplog.text
+    budget = json.loads((tmp_path / "prm" / "train_metrics.json").read_text())["runtime"]["budget"]
+    assert budget["stopped_by"] == "minutes" and (budget["steps"], budget["max_steps"]) == (1, 50)
+
+
+def test_step_budget_is_not_reported_as_a_cap(tmp_path, data_file, backbone):
+    result = train_prm(_config(data_file, backbone, tmp_path / "prm", max_steps=2, minutes=60, eval_fraction=0.0))
+    assert result.runtime["budget"]["stopped_by"] == "steps" and result.runtime["budget"]["steps"] == 2
+    assert result.runtime["precision"] == "float32"  # a 64-wide backbone trains in fp32 on every CPU
+    assert result.runtime["machine"]["torch"] == torch.__version__
 
 
 def test_outcome_labels_sit_on_the_last_step_only(data_file, backbone):

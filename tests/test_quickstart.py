@@ -12,7 +12,7 @@ from prm.cli import main
 from prm.quickstart.report import within_problem_auc
 
 TOY = ["--test-problems", "6", "--train-problem-count", "12", "--n", "4", "--train-samples", "2",
-       "--mc-samples", "4", "--mc-k", "2", "--policy-minutes", "0.1", "--rm-minutes", "0.05",
+       "--mc-samples", "4", "--mc-k", "2", "--policy-steps", "30", "--verifier-steps", "10",
        "--max-tokens", "48", "--backend", "hf"]
 
 
@@ -22,8 +22,10 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, capsys: py
     assert main(["quickstart", "--out-dir", str(out), *TOY]) == 0
     report = (out / "report.md").read_text()
     for expected in ("## Best-of-N", "majority", "oracle", "## Reward models", "## Stages", "sample test",
-                     "| verifier lm |", "start from the verifier LM", "head `likelihood`"):
+                     "| verifier lm |", "start from the verifier LM", "head `likelihood`", "## Machine",
+                     "native bf16", "| policy | cpu | float32 |", "| 30 of 30 |"):
         assert expected in report
+    assert "stopped by --minutes" not in report
     assert (out / "prm" / "likelihood_head.json").exists() and (out / "verifier" / "config.json").exists()
     bon = json.loads((out / "bon" / "bon.json").read_text())
     assert bon["ns"] == [1, 2, 4] and {"prm_min", "orm", "majority", "oracle"} <= set(bon["curves"])

@@ -29,13 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def hf(tiny_policy: Path):
-    import torch
+    from prm.runtime import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with make_sampler("hf", str(tiny_policy), batch_size=5, device="cpu") as sampler:
+    with torch_threads(1), make_sampler("hf", str(tiny_policy), batch_size=5, device="cpu") as sampler:
         yield sampler
-    torch.set_num_threads(threads)
 
 
 def test_shapes_n_per_prompt_and_token_counts(hf) -> None:

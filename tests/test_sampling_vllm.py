@@ -115,23 +115,17 @@ def test_stop_at_step_end(vllm_run: dict) -> None:
 
 def test_greedy_matches_hf_generate(vllm_run: dict) -> None:
     """Same model, prompts and settings: both backends decode greedily to the same completions."""
-    import torch
-
+    from prm.runtime import torch_threads
     from prm.sampling.hf import HFSampler
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with HFSampler(str(vllm_run["model"]), device="cpu") as hf:
-            for name in ("greedy", "greedy_step", "custom_stop"):
-                n = len(vllm_run[name][0])
-                params = {"greedy": SamplingConfig(temperature=0, max_tokens=40),
-                          "greedy_step": SamplingConfig(temperature=0, max_tokens=40, stop_at_step_end=True),
-                          "custom_stop": SamplingConfig(temperature=0, max_tokens=40, stop=("get",))}[name]
-                ours = [[c.__dict__ for c in group] for group in hf.generate(PROMPTS, n, params)]
-                assert ours == vllm_run[name], name
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), HFSampler(str(vllm_run["model"]), device="cpu") as hf:
+        for name in ("greedy", "greedy_step", "custom_stop"):
+            n = len(vllm_run[name][0])
+            params = {"greedy": SamplingConfig(temperature=0, max_tokens=40),
+                      "greedy_step": SamplingConfig(temperature=0, max_tokens=40, stop_at_step_end=True),
+                      "custom_stop": SamplingConfig(temperature=0, max_tokens=40, stop=("get",))}[name]
+            ours = [[c.__dict__ for c in group] for group in hf.generate(PROMPTS, n, params)]
+            assert ours == vllm_run[name], name
 
 
 def test_prm_sample_loop_on_vllm(vllm_run: dict) -> None:

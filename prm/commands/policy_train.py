@@ -1,11 +1,11 @@
 """``prm policy train``: train the small offline policy from scratch, or fine-tune a HF model (SFT).
 
 Without ``--model`` it trains a byte-level BPE tokenizer and a small Llama-style causal LM on
-synthetic problems generated in-process (or on ``--data train.jsonl``) within ``--minutes`` of wall
-clock; with ``--model PATH_OR_HUB_ID`` it fine-tunes that model on the same data. Checkpoints go to
-``OUT_DIR/checkpoint`` every ``--checkpoint-minutes``; ``--resume`` continues a killed run. At the end
-the policy is sampled on ``--eval-problems`` held-out synthetic test problems and pass@k / majority
-vote are printed and stored in ``OUT_DIR/policy_meta.json``.
+synthetic problems generated in-process (or on ``--data train.jsonl``) for ``--max-steps`` optimizer
+steps (``--minutes`` also caps the wall clock, if asked); with ``--model PATH_OR_HUB_ID`` it fine-tunes
+that model on the same data. Checkpoints go to ``OUT_DIR/checkpoint`` every ``--checkpoint-minutes``;
+``--resume`` continues a killed run. At the end the policy is sampled on ``--eval-problems`` held-out
+synthetic test problems and pass@k / majority vote are printed and stored in ``OUT_DIR/policy_meta.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _evaluate(config: PolicyTrainConfig, result: TrainResult) -> dict[str, Any]:
     """Sample the trained policy on held-out synthetic test problems of the training levels and families."""
     from prm.policy.data import synthetic_problems
     from prm.policy.evaluate import evaluate_policy, format_result
-    from prm.policy.train import torch_threads
+    from prm.runtime import torch_threads
 
     problems = synthetic_problems(config.eval_problems, config.seed, "test", config.level_list() or None,
                                   config.family_list())
@@ -56,8 +56,11 @@ def run(config: PolicyTrainConfig, args: argparse.Namespace) -> int:
         logger.error("%s", error)
         return 2
     training = result.meta["training"]
-    sys.stdout.write(f"policy saved to {result.out_dir}: {training['steps']} steps, {training['tokens_seen']} tokens, "
-                     f"{training['time_s'] / 60:.1f} min, {training['tokens_per_s']:.0f} tokens/s, "
+    runtime = result.meta["runtime"]
+    capped = " (stopped by --minutes)" if runtime["budget"]["stopped_by"] == "minutes" else ""
+    sys.stdout.write(f"policy saved to {result.out_dir}: {training['steps']} of {config.max_steps} steps{capped}, "
+                     f"{training['tokens_seen']} tokens, {training['time_s'] / 60:.1f} min, "
+                     f"{training['tokens_per_s']:.0f} tokens/s in {runtime['precision']}, "
                      f"final loss {training['final_loss']}\n")
     if config.eval_problems > 0 and config.eval_samples > 0:
         result.meta["eval"] = _evaluate(config, result)

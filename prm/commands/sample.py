@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import json
 import logging
 import sys
 import time
@@ -156,10 +157,31 @@ def sample_problems(
                 bar.update(len(batch))
                 bar.set_postfix(tok_s=f"{counts['tokens'] / (time.perf_counter() - start):.0f}")
         counts["seconds"] = time.perf_counter() - start  # before closing: vLLM's shutdown takes seconds
+        counts[f"precision:{sampler.precision}"] = 1
     finally:
         if owned:
             sampler.close()
     return counts
+
+
+def metrics_path(out: str | Path) -> Path:
+    """``samples/test.jsonl`` -> ``samples/test_metrics.json``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_metrics.json")
+
+
+def write_sample_metrics(config: SampleCommandConfig, counts: collections.Counter, seconds: float) -> Path:
+    """This run's samples, tokens and tokens/s, with the backend, dtype and machine they were measured on."""
+    from prm.runtime import resolve_device, stage_record
+
+    precision = next((key.split(":", 1)[1] for key in counts if key.startswith("precision:")), "")
+    tokens_per_s = counts["tokens"] / seconds if seconds > 0 else None
+    record = {"samples": counts["samples"], "tokens": counts["tokens"], "seconds": round(seconds, 1),
+              "backend": resolve_backend(config.backend),
+              "runtime": stage_record(resolve_device(config.device), precision, tokens_per_s)}
+    path = metrics_path(config.out or "")
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def run(config: SampleCommandConfig, args: argparse.Namespace) -> int:
@@ -181,6 +203,8 @@ def run(config: SampleCommandConfig, args: argparse.Namespace) -> int:
         logger.error("%s", error)
         return 2
     seconds = counts.pop("seconds", 0.0)
+    if counts["samples"]:
+        write_sample_metrics(config, counts, seconds)
     summary = (
         f"sampled {counts['samples']} solutions ({len(problems) - done} problems x {config.n}) in {seconds:.1f} s, "
         f"{counts['tokens'] / max(seconds, 1e-9):.0f} tokens/s; finish: stop {counts['finish:stop']}, "

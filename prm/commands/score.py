@@ -139,16 +139,24 @@ def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
     return out, len(done), scored
 
 
+def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
+    """``OUT_metrics.json`` beside the output: rows scored, rows/s, and the device, dtype and machine."""
+    from prm.runtime import stage_record
+
+    dtype = str(scorer.model.dtype).removeprefix("torch.")
+    record = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / max(seconds, 1e-9), 2),
+              "runtime": stage_record(scorer.device, dtype, None, rows_per_s=rows / max(seconds, 1e-9))}
+    out.with_name(f"{out.stem}_metrics.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     if not config.samples or not config.model:
         logger.error("--samples and --model are required")
         return 2
-    import torch
-
     from prm.model.scoring import load_scorer
+    from prm.runtime import set_threads
 
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    set_threads(config.threads)
     start = time.perf_counter()
     try:
         scorer = load_scorer(config.model, device=config.device, batch_size=config.batch_size)
@@ -157,6 +165,8 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
         logger.error("%s", error)
         return 2
     seconds = time.perf_counter() - start
+    if scored:
+        _write_metrics(out, scorer, scored, seconds)
     sys.stdout.write(f"{scored} rows scored ({skipped} already done) in {seconds:.1f} s "
                      f"({scored / max(seconds, 1e-9):.1f} rows/s) -> {out}\n")
     return 0

@@ -79,7 +79,8 @@ class GRPOConfig:
     run_name: str | None = field(default=None, metadata={"help": "run name for the tracker"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads (0: torch's default); 1 was 3-20x faster "
                                                       "than 2 for the tiny policy on 2 shared cores"})
-    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto (a GPU if present; prm.runtime); "
+                                                         "GRPO trains in float32"})
     vllm_max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length"})
 
     def __post_init__(self) -> None:

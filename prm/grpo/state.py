@@ -21,6 +21,7 @@ from prm.grpo.config import FINGERPRINT_KEYS, GRPOConfig
 from prm.policy.checkpoint import TrainState, find_checkpoint, load_checkpoint, save_checkpoint
 from prm.policy.config import parse_csv
 from prm.policy.model import load_policy
+from prm.runtime import resolve_device
 
 __all__ = ["load_models", "make_optimizer", "training_problems", "eval_problems", "batch_problems", "fingerprint",
            "restore", "load_state", "checkpoint"]
@@ -45,7 +46,7 @@ def _lora(model: Any, config: GRPOConfig, adapter: Path | None) -> Any:
 def load_models(config: GRPOConfig, checkpoint: Path | None) -> tuple[Any, Any, Any]:
     """Policy, tokenizer and reference model (None when ``beta`` is 0; with LoRA the adapters are disabled
     instead). The policy comes from ``checkpoint`` when resuming; the reference is always the initial policy."""
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
     if config.lora:
         base, tokenizer = load_policy(config.model)
         model = _lora(base.to(device), config, checkpoint)

@@ -43,12 +43,14 @@ from prm.grpo.state import (
 from prm.policy.checkpoint import TrainState
 from prm.policy.evaluate import evaluate_policy
 from prm.policy.tokenizer import save_tokenizer
-from prm.policy.train import torch_threads
+from prm.runtime import stage_record, torch_threads
 from prm.sampling.base import SamplingConfig
 
 __all__ = ["GRPOResult", "train_grpo", "update_policy"]
 
 logger = logging.getLogger(__name__)
+
+RUN_METRICS_FILE = "grpo_metrics.json"
 
 
 @dataclass
@@ -186,6 +188,14 @@ def _setup(config: GRPOConfig, out_dir: Path) -> tuple[dict[str, Any], TrainStat
     return context, state
 
 
+def _write_run_metrics(out_dir: Path, state: TrainState, device: torch.device) -> None:
+    """``grpo_metrics.json``: steps, time and completion tokens/s, and the machine they were measured on."""
+    tokens_per_s = state.tokens_seen / state.elapsed_s if state.elapsed_s > 0 else None
+    record = {"steps": state.step, "elapsed_s": round(state.elapsed_s, 1), "completion_tokens": state.tokens_seen,
+              "runtime": stage_record(device, "float32", tokens_per_s)}
+    (out_dir / RUN_METRICS_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
 def _train(config: GRPOConfig) -> GRPOResult:
     out_dir = Path(config.out or "")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,6 +228,7 @@ def _train(config: GRPOConfig) -> GRPOResult:
     writer.close()
     final.save_pretrained(str(out_dir))
     save_tokenizer(tokenizer, out_dir)
+    _write_run_metrics(out_dir, state, next(final.parameters()).device)
     result.model = final
     logger.info("GRPO: %d steps in %.1f min; policy saved to %s", state.step, state.elapsed_s / 60, out_dir)
     return result

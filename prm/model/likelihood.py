@@ -33,10 +33,11 @@ import torch
 
 from data.segment import split_steps
 from prm.model.modeling import read_json_fields, warn_if_prompt_changed, write_json_fields
-from prm.model.scoring import check_item, pad_right, resolve_device
+from prm.model.scoring import check_item, pad_right
 from prm.model.tags import encode_pieces
 from prm.policy.model import load_policy
 from prm.prompts import PLAIN_TEMPLATE
+from prm.runtime import inference_dtype, resolve_device
 
 __all__ = ["FEATURES", "HEAD_FILE", "LikelihoodHead", "LikelihoodScorer", "StepFeaturizer", "fit_head",
            "is_likelihood_prm"]
@@ -201,7 +202,8 @@ class LikelihoodScorer:
                  batch_size: int = 16, max_length: int | None = None) -> None:
         self.config = LikelihoodHead.load(model_path)
         self.device = resolve_device(device)
-        model, self.tokenizer = load_policy(str(model_path), dtype)
+        # float32 unless asked, as in training: the head was fitted on float32 log-probabilities
+        model, self.tokenizer = load_policy(str(model_path), inference_dtype(dtype or "float32", self.device))
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.featurizer = StepFeaturizer(self.model, self.tokenizer, self.config.step_separator,

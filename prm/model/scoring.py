@@ -56,8 +56,9 @@ from eval.aggregate import AGGREGATIONS
 from eval.aggregate import aggregate as eval_aggregate
 from prm.model.modeling import PRMConfig, step_probabilities
 from prm.model.tags import TaggedSequence, encode_pieces, place_labels
+from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
 
-__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "check_item", "load_scorer", "pad_right", "resolve_device"]
+__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "check_item", "load_scorer", "pad_right"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +85,6 @@ def pad_right(id_lists: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Ten
     return ids, mask
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                        "cpu" if device == "auto" else device)
-
-
 def load_scorer(model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
                 batch_size: int = 16, max_length: int | None = None) -> Any:
     """The scorer for any PRM folder ``prm train`` writes: :class:`PRMScorer` for a fine-tuned head,
@@ -106,9 +102,10 @@ class PRMScorer:
     def __init__(self, model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
                  batch_size: int = 16, max_length: int | None = None) -> None:
         tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        kwargs = {"dtype": dtype} if dtype is not None else {}
-        model = AutoModelForTokenClassification.from_pretrained(str(model_path), **kwargs)
-        self._setup(model, tokenizer, PRMConfig.load(model_path), resolve_device(device), batch_size, max_length)
+        run_on = resolve_device(device)
+        dtype = inference_dtype(dtype, run_on, checkpoint_dtype(str(model_path)))
+        model = AutoModelForTokenClassification.from_pretrained(str(model_path), dtype=dtype)
+        self._setup(model, tokenizer, PRMConfig.load(model_path), run_on, batch_size, max_length)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, prm_config: PRMConfig, device: str = "auto",

@@ -2,7 +2,8 @@
 
 The defaults are the offline default policy, tuned on 2 CPU cores: a 1.3M-parameter Llama-style model
 with a 512-token byte-level BPE tokenizer, trained from scratch on synthetic problems of levels 1-3
-(2-3 steps, numbers up to 20) for 9 minutes.
+(2-3 steps, numbers up to 20) for 3,000 optimizer steps. Budgets are steps, so a run trains the same on
+every machine; ``--minutes`` is an optional wall-clock cap, and a run it stops says so.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class PolicyTrainConfig:
     warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps"})
     weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay (not on norms and biases)"})
     grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip (0: none)"})
-    minutes: float = field(default=15.0, metadata={"help": "wall-clock training budget in minutes, counted across "
-                                                          "resumes (0: none; cosine follows time)"})
-    max_steps: int = field(default=3000, metadata={"help": "optimizer steps budget (0: none); training stops at "
-                                                        "whichever budget runs out first"})
-    bf16: bool = field(default=True, metadata={"help": "bf16 autocast (CPU and GPU); weights stay float32"})
+    max_steps: int = field(default=3000, metadata={"help": "optimizer steps: the training budget (0: none, then "
+                                                        "--minutes is)"})
+    minutes: float = field(default=0.0, metadata={"help": "optional wall-clock cap in minutes, counted across "
+                                                         "resumes (0: none); a run it stops early says so in its "
+                                                         "log and policy_meta.json"})
+    bf16: bool | None = field(default=None, metadata={"help": "bf16 autocast; weights stay float32 (default: where "
+                                                              "the hardware does bf16 natively, see prm.runtime)"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
     device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto"})
     checkpoint_minutes: float = field(default=2.0, metadata={"help": "write a resumable checkpoint this often"})

@@ -2,7 +2,9 @@
 
 A plain PyTorch loop over length-bucketed batches of (prompt + reference solution + eos), loss on
 the solution tokens only, AdamW with linear warmup and a cosine decay that follows progress through
-the budget (``max_steps`` and/or ``minutes``, whichever runs out first), bf16 autocast optional.
+the budget (``max_steps``; an optional ``minutes`` cap ends it early, and the log, ``policy_meta.json``
+and the quickstart report then say so). bf16 autocast where :func:`prm.runtime.use_bf16` says the hardware
+does it natively, or where asked.
 
 Every ``checkpoint_minutes`` the loop writes ``out_dir/checkpoint/`` (model and tokenizer via
 ``save_pretrained``, plus ``trainer_state.pt``: optimizer, counters, data position, RNG), swapping it
@@ -11,7 +13,7 @@ the step counter, optimizer state, elapsed time and batch position restored. At 
 the tokenizer and ``policy_meta.json`` are saved in ``out_dir``::
 
     from prm.policy import PolicyTrainConfig, train_policy
-    result = train_policy(PolicyTrainConfig(out_dir="runs/p", minutes=1))
+    result = train_policy(PolicyTrainConfig(out_dir="runs/p", max_steps=200))
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from prm.policy.data import Example, collate, encode_examples, epoch_batches, lo
 from prm.policy.model import ModelSize, count_parameters, load_policy, new_model
 from prm.policy.tokenizer import save_tokenizer, train_tokenizer
 from prm.prompts import build_prompt
+from prm.runtime import budget_record, precision_name, resolve_device, stage_record, torch_threads, use_bf16
 
-__all__ = ["TrainResult", "train_policy", "lr_at", "resolve_device", "torch_threads"]
+__all__ = ["TrainResult", "train_policy", "lr_at"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,24 +57,6 @@ class TrainResult:
     meta: dict[str, Any]
     model: Any
     tokenizer: Any
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` torch CPU threads (0: leave as is), restoring the previous count after."""
-    previous = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def lr_at(config: PolicyTrainConfig, step: int, progress: float) -> float:
@@ -121,10 +106,10 @@ def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContext
 
 
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-                config: PolicyTrainConfig, device: torch.device) -> float:
+                config: PolicyTrainConfig, device: torch.device, bf16: bool) -> float:
     """One optimizer step on one batch; returns the mean loss over its solution tokens."""
     batch = {key: value.to(device) for key, value in batch.items()}
-    with _autocast(device, config.bf16):
+    with _autocast(device, bf16):
         loss = model(**batch).loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -175,7 +160,7 @@ def _log_line(state: TrainState, losses: list[float], window: tuple[float, int],
 
 
 def _loop(model: Any, optimizer: torch.optim.Optimizer, examples: list[Example], state: TrainState,
-          config: PolicyTrainConfig, device: torch.device, pad: int, on_checkpoint: Any) -> None:
+          config: PolicyTrainConfig, device: torch.device, bf16: bool, pad: int, on_checkpoint: Any) -> None:
     """Train until the budget is spent, checkpointing on schedule; updates ``state`` in place."""
     model.train()
     start = time.perf_counter() - state.elapsed_s
@@ -187,7 +172,7 @@ def _loop(model: Any, optimizer: torch.optim.Optimizer, examples: list[Example],
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = collate(batch_examples, pad)
-        losses.append(_train_step(model, optimizer, batch, config, device))
+        losses.append(_train_step(model, optimizer, batch, config, device, bf16))
         tokens = int(batch["attention_mask"].sum())
         state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
         state.tokens_seen += tokens
@@ -209,7 +194,7 @@ def _loop(model: Any, optimizer: torch.optim.Optimizer, examples: list[Example],
 def train_policy(config: PolicyTrainConfig) -> TrainResult:
     """Train (or resume) per ``config``; saves model, tokenizer and ``policy_meta.json`` in ``out_dir``."""
     if config.max_steps <= 0 and config.minutes <= 0:
-        raise ValueError("give a budget: --minutes and/or --max-steps must be positive")
+        raise ValueError("give a budget: --max-steps (or a --minutes cap) must be positive")
     with torch_threads(config.threads):
         return _train(config)
 
@@ -219,17 +204,23 @@ def _train(config: PolicyTrainConfig) -> TrainResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     model, tokenizer, problems, state, optimizer = _setup(config, out_dir, device)
     examples = encode_examples(problems, tokenizer, config.max_length)
-    logger.info("%d training examples, %.1f tokens each on average; %d threads, device %s, bf16 %s", len(examples),
-                sum(map(len, examples)) / len(examples), torch.get_num_threads(), device, config.bf16)
+    bf16 = use_bf16(config.bf16, device, getattr(model.config, "hidden_size", None))
+    logger.info("%d training examples, %.1f tokens each on average; %d threads, device %s, %s", len(examples),
+                sum(map(len, examples)) / len(examples), torch.get_num_threads(), device, precision_name(bf16))
 
     def checkpoint() -> None:
         save_checkpoint(out_dir, model, tokenizer, optimizer, state, _fingerprint(config))
 
-    _loop(model, optimizer, examples, state, config, device, tokenizer.pad_token_id, checkpoint)
+    _loop(model, optimizer, examples, state, config, device, bf16, tokenizer.pad_token_id, checkpoint)
     checkpoint()
     model.save_pretrained(str(out_dir))
     save_tokenizer(tokenizer, out_dir)
     meta = _meta(config, model, problems, examples, state)
+    runtime = stage_record(device, precision_name(bf16), meta["training"]["tokens_per_s"],
+                           budget_record(state.step, config.max_steps, config.minutes, state.elapsed_s))
+    meta["runtime"] = runtime
+    if runtime["budget"]["stopped_by"] == "minutes":
+        logger.warning("policy: %d of %d steps, stopped by --minutes %g", state.step, config.max_steps, config.minutes)
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     logger.info("saved the policy to %s after %d steps, %d tokens, %.1f min (%.0f tokens/s)", out_dir, state.step,
                 state.tokens_seen, state.elapsed_s / 60, meta["training"]["tokens_per_s"])
@@ -250,6 +241,6 @@ def _meta(config: PolicyTrainConfig, model: Any, problems: list, examples: list[
         "training": {"steps": state.step, "epochs": state.epoch + state.batch_in_epoch * config.batch_size /
                      len(examples), "tokens_seen": state.tokens_seen, "target_tokens": state.target_tokens,
                      "time_s": round(state.elapsed_s, 1), "tokens_per_s": state.tokens_seen / seconds,
-                     "final_loss": state.last_loss, "threads": torch.get_num_threads(), "bf16": config.bf16},
+                     "final_loss": state.last_loss, "threads": torch.get_num_threads()},
         "config": asdict(config),
     }

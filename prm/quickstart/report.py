@@ -1,7 +1,9 @@
 """The quickstart report: one Markdown page over the stages' outputs (best-of-N, step errors, RMs, labels).
 
 Reads only files the stages wrote (``bon/bon.json``, ``steps/steps_eval.json``, the reward models'
-``train_metrics.json``, the label files), so it can be rebuilt at any time without rerunning a stage.
+``train_metrics.json``, the label files, the ``runtime`` blocks of the policies' ``policy_meta.json`` and of
+the ``*_metrics.json`` files), so it can be rebuilt at any time without rerunning a stage. A stage that a
+wall-clock cap stopped short is named in bold at the top and under "Machine".
 The plots are the ones ``prm bon`` and ``prm eval steps`` drew, linked from the page.
 """
 
@@ -18,7 +20,7 @@ from data.jsonl import read_jsonl
 from prm.pipeline import StageResult
 from prm.quickstart.stages import QuickstartPaths
 
-__all__ = ["headline", "within_problem_auc", "write_report"]
+__all__ = ["cap_warnings", "headline", "machine_lines", "within_problem_auc", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,16 +126,72 @@ def _stage_lines(results: Sequence[StageResult], wall_seconds: float) -> list[st
             "cached stages are not run again)."]
 
 
+def _stage_runtimes(paths: QuickstartPaths) -> list[tuple[str, dict[str, Any]]]:
+    """(stage, runtime block) for every stage output that recorded one (``prm.runtime.stage_record``)."""
+    sources = [("policy", paths.policy / "policy_meta.json"), ("verifier lm", paths.verifier / "policy_meta.json"),
+               ("sample test", paths.test_samples.with_name(f"{paths.test_samples.stem}_metrics.json")),
+               ("sample train", paths.train_samples.with_name(f"{paths.train_samples.stem}_metrics.json")),
+               ("train prm", paths.prm / "train_metrics.json"), ("train orm", paths.orm / "train_metrics.json"),
+               ("score test prm", paths.scored_prm.with_name(f"{paths.scored_prm.stem}_metrics.json"))]
+    found = []
+    for name, path in sources:
+        runtime = (_load(path) or {}).get("runtime")
+        if runtime:
+            found.append((name, runtime))
+    return found
+
+
+def _speed(runtime: dict[str, Any]) -> str:
+    if runtime.get("tokens_per_s") is not None:
+        return f"{runtime['tokens_per_s']:,.0f} tokens/s"
+    if runtime.get("rows_per_s") is not None:
+        return f"{runtime['rows_per_s']:,.1f} rows/s"
+    return ""
+
+
+def cap_warnings(runtimes: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    """A bold line for every stage that a wall-clock cap stopped before its step budget."""
+    lines = []
+    for name, runtime in runtimes:
+        budget = runtime.get("budget") or {}
+        if budget.get("stopped_by") == "minutes":
+            lines.append(f"**{name}: {budget['steps']:,} of {budget['max_steps']:,} steps, stopped by --minutes "
+                         f"{budget['minutes']:g}: the numbers above come from an under-trained model.**")
+    return lines
+
+
+def machine_lines(runtimes: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The machine the run used (the first stage's record, else this process) and each stage's precision."""
+    from prm.runtime import machine_info
+
+    machine = runtimes[0][1]["machine"] if runtimes else machine_info()
+    forced = ", ".join(f"{k}={v}" for k, v in (machine.get("forced_isa") or {}).items())
+    native = "yes" if machine["cpu_native_bf16"] else "no"
+    lines = [f"CPU {machine['cpu']} ({machine['cores']} cores, torch capability {machine['cpu_capability']}"
+             f"{', forced: ' + forced if forced else ''}), native bf16 {native}; "
+             f"GPU {machine.get('gpu') or 'none'}; torch {machine['torch']}, transformers {machine['transformers']}, "
+             f"vllm {machine.get('vllm') or 'not installed'}.", ""]
+    if runtimes:
+        lines += ["| stage | device | precision | speed | steps |", "|---|---|---|---:|---:|"]
+        for name, runtime in runtimes:
+            budget = runtime.get("budget") or {}
+            steps = f"{budget['steps']:,} of {budget['max_steps']:,}" if budget.get("max_steps", 0) > 0 else ""
+            lines.append(f"| {name} | {runtime['device']} | {runtime['precision']} | {_speed(runtime)} | {steps} |")
+    return lines
+
+
 def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Sequence[tuple[str, str]],
                  wall_seconds: float = 0.0, setup: Sequence[str] = ()) -> Path:
     """Write ``paths.report`` from the stage outputs; returns its path. ``setup``: lines on which models
     sampled and which verified, shown under the title."""
     bon = _load(paths.bon / "bon.json")
     steps = _load(paths.steps / "steps_eval.json")
+    runtimes = _stage_runtimes(paths)
+    caps = cap_warnings(runtimes)
     lines = ["# prm quickstart", "",
              "PRM vs learned ORM vs majority vote vs oracle on the test problems (best-of-N), step-error "
              "detection, and what every stage did. Rerun any stage with the command in the last table.", "",
-             *setup, *([""] if setup else [])]
+             *setup, *([""] if setup else []), *[line + "\n" for line in caps]]
     if bon:
         lines += ["## Best-of-N", "", *headline(bon), "", "![accuracy vs N](bon/bon.png)", "",
                   "Full table, breakdowns and wrong-step rates: [bon/bon.md](bon/bon.md).", ""]
@@ -146,6 +204,7 @@ def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Se
     lines += ["## Reward models", "", *_rm_lines(rms), "",
               *_ranking_lines(paths.scored, paths.test_exact), ""]
     lines += [*_label_agreement(paths.train_exact, paths.train_mc), ""]
+    lines += ["## Machine", "", *machine_lines(runtimes), "", *[line + "\n" for line in caps]]
     lines += ["## Stages", "", *_stage_lines(results, wall_seconds), ""]
     path = paths.report
     path.write_text("\n".join(lines), encoding="utf-8")

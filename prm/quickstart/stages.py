@@ -47,7 +47,7 @@ class QuickstartConfig:
                 "policy itself)"})
     prm_head: str = field(default="likelihood", metadata={
         "help": "head of the PRM and ORM trained here: likelihood (frozen verifier LM, fitted in seconds), "
-                "two_class or scalar (fine-tuned for --rm-minutes)"})
+                "two_class or scalar (fine-tuned for --rm-steps)"})
     prm: str | None = field(default=None, metadata={"help": "PRM folder (default: train one here)"})
     orm: str | None = field(default=None, metadata={"help": "learned outcome RM folder (default: train one here)"})
     n: int = field(default=16, metadata={"help": "samples per test problem (best-of-N up to this N)"})
@@ -59,12 +59,15 @@ class QuickstartConfig:
     policy_steps: int = field(default=2000, metadata={"help": "optimizer steps of the policy"})
     verifier_steps: int = field(default=2000, metadata={"help": "further optimizer steps that make the verifier "
                                                                 "LM from the policy"})
-    policy_minutes: float = field(default=9.0, metadata={"help": "time cap of the policy and of the verifier "
-                                                                 "training (minutes each)"})
+    policy_minutes: float = field(default=0.0, metadata={"help": "optional wall-clock cap of the policy and of the "
+                                                                 "verifier training (minutes each; 0: none, the "
+                                                                 "step counts are the budget)"})
     train_threads: int = field(default=2, metadata={"help": "torch CPU threads of the policy and verifier "
                                                             "trainings (each runs alone)"})
-    rm_minutes: float = field(default=4.0, metadata={"help": "training budget of each fine-tuned reward model "
-                                                              "(minutes)"})
+    rm_steps: int = field(default=1000, metadata={"help": "optimizer steps of each fine-tuned reward model (the "
+                                                          "likelihood head has none)"})
+    rm_minutes: float = field(default=0.0, metadata={"help": "optional wall-clock cap of each fine-tuned reward "
+                                                              "model (minutes; 0: none)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
     max_tokens: int = field(default=320, metadata={"help": "longest sampled solution in tokens"})
     backend: str = field(default="auto", metadata={"help": "sampling backend: auto (vLLM when installed), vllm, hf"})
@@ -121,8 +124,8 @@ def _synthetic_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
 
 def _policy_stages(config: QuickstartConfig, paths: QuickstartPaths) -> list[Stage]:
     """The policy from scratch, then the verifier LM: the same model trained further on other problems."""
-    common = ("--minutes", str(config.policy_minutes), "--threads", str(config.train_threads), "--resume",
-              "--eval-problems", "0")
+    cap = ("--minutes", str(config.policy_minutes)) if config.policy_minutes > 0 else ()
+    common = (*cap, "--threads", str(config.train_threads), "--resume", "--eval-problems", "0")
     policy = Stage("policy", ("policy", "train", "--out-dir", str(paths.policy), "--max-steps",
                               str(config.policy_steps), "--seed", str(config.seed), *common),
                    (str(paths.policy / "policy_meta.json"),))
@@ -162,7 +165,8 @@ def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, 
             str(paths.test_exact), "--eval-limit", "1000", "--model", verifier, "--out", str(out),
             "--threads", str(config.threads), "--batch-size", "16", "--seed", str(config.seed)]
     if config.prm_head != "likelihood":
-        argv += ["--minutes", str(config.rm_minutes), "--epochs", "3", "--lr", "1e-3", "--bf16", "--resume"]
+        argv += ["--max-steps", str(config.rm_steps), "--lr", "1e-3", "--resume"]
+        argv += ["--minutes", str(config.rm_minutes)] if config.rm_minutes > 0 else []
     if outcome:
         argv.append("--outcome")
     return Stage(name, tuple(argv), (str(out / "train_metrics.json"),), group="reward models")  # written last

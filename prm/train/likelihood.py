@@ -29,9 +29,9 @@ from data.journal import RowJournal
 from data.records import StepwiseRow
 from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head
 from prm.model.modeling import save_tokenizer_portable
-from prm.model.scoring import resolve_device
 from prm.policy.model import load_policy
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
+from prm.runtime import inference_dtype, resolve_device, stage_record, torch_threads
 from prm.train.args import peak_memory_mb
 from prm.train.config import TrainConfig
 from prm.train.data import row_labels
@@ -47,8 +47,8 @@ FEATURE_CHUNK = 256  # rows per journal append
 
 def _load_lm(config: TrainConfig) -> tuple[Any, Any, torch.device]:
     device = resolve_device(config.device)
-    # bf16 log-probabilities are coarse (8 bits of mantissa); only a GPU run that asks for bf16 gets them
-    dtype = torch.bfloat16 if device.type == "cuda" and config.bf16 else torch.float32
+    # bf16 log-probabilities are coarse (8 bits of mantissa): float32 on every device unless --bf16 asks
+    dtype = inference_dtype("bfloat16" if config.bf16 else "float32", device)
     model, tokenizer = load_policy(config.model, dtype)
     model = model.to(device).eval()
     return model, tokenizer, device
@@ -107,18 +107,13 @@ def train_likelihood_prm(config: TrainConfig) -> TrainResult:
     if config.lora:
         raise ValueError("--lora does not apply to --head likelihood (the LM is not trained)")
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         model, tokenizer, device = _load_lm(config)
         train_rows, eval_rows = load_training_rows(config)
         featurizer = StepFeaturizer(model, tokenizer, config.step_separator, config.max_length, device)
         journals = [_journal(config, "train", train_rows), _journal(config, "eval", eval_rows)]
         train_vectors = _journaled_features(featurizer, train_rows, journals[0], config.batch_size)
         eval_vectors = _journaled_features(featurizer, eval_rows, journals[1], config.batch_size)
-    finally:
-        torch.set_num_threads(threads)
     train = _labelled(train_rows, train_vectors, config.outcome)
     held_out = _labelled(eval_rows, eval_vectors, config.outcome)
     vectors = [v for row_vectors, _ in train for v in row_vectors]
@@ -139,7 +134,9 @@ def train_likelihood_prm(config: TrainConfig) -> TrainResult:
         journal.remove()
     seconds = time.perf_counter() - start
     result = TrainResult(out=out, metrics=metrics, train_rows=len(train), eval_rows=len(held_out),
-                         train_seconds=seconds, peak_memory_mb=peak_memory_mb())
+                         train_seconds=seconds, peak_memory_mb=peak_memory_mb(),
+                         runtime=stage_record(device, str(next(model.parameters()).dtype).removeprefix("torch."),
+                                              None, rows_per_s=(len(train_rows) + len(eval_rows)) / seconds))
     record = {**asdict(result), "out": str(out), "config": asdict(config)}
     (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     logger.info("saved the likelihood PRM to %s (%.0f s)", out, seconds)

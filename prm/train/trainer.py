@@ -38,6 +38,7 @@ from data.records import StepwiseRow
 from data.stepwise import load_stepwise
 from prm.model.modeling import PRMConfig, head_module_name, load_backbone, prm_loss, save_prm, save_tokenizer_portable
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
+from prm.runtime import budget_record, precision_name, resolve_device, stage_record, torch_threads, use_bf16
 from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, training_arguments
 from prm.train.config import TrainConfig
 from prm.train.data import PRMCollator, TaggedDataset, encode_rows, split_rows
@@ -65,6 +66,7 @@ class TrainResult:
     peak_memory_mb: float = 0.0
     train_loss: float = float("nan")
     main_process: bool = True  # False on the other ranks of a distributed run (they do not write)
+    runtime: dict[str, Any] = field(default_factory=dict)  # machine, device, precision, budget (prm.runtime)
 
 
 def load_training_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
@@ -121,9 +123,9 @@ def _validate(config: TrainConfig) -> None:
 
 
 def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tuple[Any, Any],
-                   budget: TimeBudgetCallback) -> Trainer:
+                   budget: TimeBudgetCallback, bf16: bool) -> Trainer:
     train_set, eval_set = datasets
-    args = training_arguments(config, Path(config.out) / CHECKPOINTS, has_eval=eval_set is not None)
+    args = training_arguments(config, Path(config.out) / CHECKPOINTS, has_eval=eval_set is not None, bf16=bf16)
     return Trainer(
         model=model, args=args, data_collator=PRMCollator(tokenizer.pad_token_id), train_dataset=train_set,
         eval_dataset=eval_set, processing_class=tokenizer, compute_loss_func=partial(_loss, head=config.head),
@@ -168,13 +170,8 @@ def train_prm(config: TrainConfig) -> TrainResult:
         from prm.train.likelihood import train_likelihood_prm
 
         return train_likelihood_prm(config)
-    threads = torch.get_num_threads()
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _train(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(config: TrainConfig) -> TrainResult:
@@ -196,8 +193,10 @@ def _train(config: TrainConfig) -> TrainResult:
     resume = _resume_point(config)
     budget = TimeBudgetCallback(config.minutes, saved_elapsed(resume))
     eval_set = TaggedDataset(eval_seqs) if eval_seqs else None
-    trainer = _build_trainer(config, model, tokenizer, (TaggedDataset(train_seqs), eval_set), budget)
+    bf16 = use_bf16(config.bf16, config.device, getattr(model.config, "hidden_size", None))
+    trainer = _build_trainer(config, model, tokenizer, (TaggedDataset(train_seqs), eval_set), budget, bf16)
     output = trainer.train(resume_from_checkpoint=resume)
+    done, planned = trainer.state.global_step, trainer.state.max_steps
     metrics = trainer.evaluate() if eval_set is not None else {}
     out = _save(trainer, config, tokenizer, _prm_config(config, tokenizer, tag_id))
     result = TrainResult(
@@ -205,6 +204,8 @@ def _train(config: TrainConfig) -> TrainResult:
         train_rows=len(train_seqs), eval_rows=len(eval_seqs), train_seconds=budget.elapsed_s,
         tokens_per_second=budget.tokens_per_second, peak_memory_mb=peak_memory_mb(),
         train_loss=float(output.metrics.get("train_loss", math.nan)), main_process=trainer.is_world_process_zero(),
+        runtime=stage_record(resolve_device(config.device), precision_name(bf16), budget.tokens_per_second,
+                             budget_record(done, planned, config.minutes, budget.elapsed_s)),
     )
     if result.main_process:
         record = {**asdict(result), "out": str(out), "config": asdict(config)}
