@@ -104,11 +104,20 @@ WHOLE_SOLUTIONS = [
     ("3", "The answer is 4.", NE),
 ]
 
+# Pairs that earlier versions accepted: an undefined value equals nothing (sympy reads both 1/0 and 2/0 as
+# zoo, and 12:00 as the ratio 12/0), an equation is not its own right side unless its left side names a
+# variable or both sides are values, and a written set is never a tuple.
+NO_FALSE_ACCEPTS = [
+    ("1/0", "2/0", NE), ("\\frac{1}{0}", "\\frac{3}{0}", NE), ("12:00", "1:00", NE), ("12:00", "12:00", EQ),
+    ("1:2", "2:4", EQ), ("11a+c", "7 = 11a+c", NE), ("7", "7 = 11a+c", NE), ("5", "5 = x", NE),
+    ("\\{1,2\\}", "(1,2)", NE), ("(1,2)", "\\{1,2\\}", NE), ("\\{1,2\\}", "\\{2,1\\}", EQ), ("(1,2)", "1, 2", EQ),
+]
+
 
 @pytest.mark.parametrize(
     ("gold", "pred", "expected"),
     NUMBERS + PERCENT + RADICALS_AND_EXPRESSIONS + EQUATIONS + PLUS_MINUS + SETS_AND_TUPLES + INTERVALS
-    + MATRICES + UNITS_TEXT_BASES + WHOLE_SOLUTIONS,
+    + MATRICES + UNITS_TEXT_BASES + WHOLE_SOLUTIONS + NO_FALSE_ACCEPTS,
 )
 def test_equivalence(gold: str, pred: str, expected: bool) -> None:
     check(gold, pred, expected)

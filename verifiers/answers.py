@@ -247,8 +247,7 @@ class _Parser:
     def bracketed(self, text: str) -> Node | None:
         if text.startswith("\\{") and text.endswith("\\}") and _matching_close(text) == len(text) - 2:
             inner = text[2:-2].strip()
-            return Collection("set", self.items(split_top_level(inner, ","))) if inner else \
-                Collection("set", ())
+            return Collection("set", self.items(split_top_level(inner, ",")) if inner else (), "\\{", "\\}")
         if text[0] not in "([" or text[-1] not in ")]" or _matching_close(text) != len(text) - 1:
             return None
         parts = split_top_level(text[1:-1], ",")

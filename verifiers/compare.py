@@ -119,7 +119,10 @@ def _equation_vs(g: Node, p: Node, o: ExactOracle) -> bool:
         return o.equations_equivalent(g, p)
     equation, other = (g, p) if isinstance(g, Equation) else (p, g)
     assert isinstance(equation, Equation)
-    if not (is_variable(equation.lhs) or is_value(equation.lhs)):
+    # ``x = 5`` gives x; a chain of values ``9/4 = 2.25`` states its value. ``7 = 11a+c`` is an equation
+    # between a number and an expression: it is not the expression ``11a+c``.
+    chain = is_value(equation.lhs) and isinstance(equation.rhs, Scalar) and is_value(equation.rhs.latex)
+    if not (is_variable(equation.lhs) or chain):
         return False
     return answers_equal(equation.rhs, other, o) if equation is g else answers_equal(g, equation.rhs, o)
 
@@ -142,9 +145,9 @@ def _collection_vs(g: Node, p: Node, o: ExactOracle) -> bool:
     if gc.kind == "bracketed" and pc.kind == "bracketed":
         same_brackets = (gc.opening, gc.closing) == (pc.opening, pc.closing)
         return same_brackets and _ordered(gc.items, pc.items, o)
-    # A parenthesised tuple against a bare list of the same items, in order.
+    # A parenthesised tuple against a bare list of the same items, in order (never against a written set).
     tuple_side, list_side = (gc, pc) if gc.kind == "bracketed" else (pc, gc)
-    if (tuple_side.opening, tuple_side.closing) != ("(", ")") or len(list_side.items) < 2:
+    if (tuple_side.opening, tuple_side.closing) != ("(", ")") or len(list_side.items) < 2 or list_side.opening:
         return False
     return _ordered(gc.items, pc.items, o)
 

@@ -85,6 +85,8 @@ class SympyOracle(ExactOracle):
         ea, eb = self.parse(a), self.parse(b)
         if not isinstance(ea, sympy.Expr) or not isinstance(eb, sympy.Expr):
             return bool(ea == eb)
+        if ea.has(sympy.zoo, sympy.nan) or eb.has(sympy.zoo, sympy.nan):
+            return False  # undefined (1/0, 12:00 read as a ratio) equals nothing, not even another 1/0
         if ea == eb:
             return True
         approximate = bool(ea.atoms(sympy.Float) or eb.atoms(sympy.Float))
