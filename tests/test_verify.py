@@ -113,11 +113,49 @@ NO_FALSE_ACCEPTS = [
     ("\\{1,2\\}", "(1,2)", NE), ("(1,2)", "\\{1,2\\}", NE), ("\\{1,2\\}", "\\{2,1\\}", EQ), ("(1,2)", "1, 2", EQ),
 ]
 
+# Real model output the earlier versions missed (issue 15); each row is one of our own cases by kind.
+LATEX_THOUSANDS = [
+    ("10,\\!000", "10000", EQ), ("25000", "\\boxed{25,\\!000}", EQ), ("4{,}096", "4096", EQ),
+    ("10,\\!000", "10001", NE), ("3,\\!5", "3.5", NE),
+]
+
+PROSE = [
+    ("(4,0)", "The point is $(4,0)$.", EQ), ("\\frac35", "So the probability is $\\frac35$.", EQ),
+    ("60", "so the speed is 60 mph", EQ), ("7", "We get 3, then 5, and finally 7", EQ),
+    ("12", "Final Answer: The final answer is 12. I hope it is correct.", EQ), ("7", "the answer is: 7", EQ),
+    ("60", "so the speed is 61 mph", NE), ("(4,0)", "The point is $(0,4)$.", NE),
+    ("5", "First $x=2$, and then the total is $5$ apples.", EQ),
+]
+
+SEVERAL_BOXES = [
+    ("2, 5", "\\boxed{2} \\quad\\text{and}\\quad \\boxed{5}", EQ), ("2, 5", "$\\boxed{2}$ and $\\boxed{5}$", EQ),
+    ("\\boxed{x=2}, \\boxed{y=3}", "x=2, y=3", EQ), ("\\boxed{x=2}, \\boxed{y=3}", "x=2, y=4", NE),
+    ("2, 5", "\\boxed{2} \\qquad \\boxed{6}", NE),
+]
+
+RELATIONS = [
+    ("f^{-1}(x)=\\frac{x-3}{2}", "\\frac{x-3}{2}", EQ), ("f'(x) = 2x", "2x", EQ), ("x \\lt 3", "(-\\infty, 3)", EQ),
+    ("x \\gt 3", "(3, \\infty)", EQ), ("x \\ge 3", "[3, \\infty)", EQ), ("x \\neq 3", "x \\ne 3", EQ),
+    ("4", "x^2 = 4", NE),  # a squared variable is not a name: x^2 = 4 does not say 4
+]
+
+LISTS = [
+    ("{1, 2}", "\\{1,2\\}", EQ), ("1; 2", "\\{2,1\\}", EQ), ("1 \\text{ or } 2", "2, 1", EQ),
+    ("\\text{A, C}", "C, A", EQ), ("\\text{A, C}", "A, B", NE), ("{1, 2}", "(1,2)", NE),
+]
+
+SPELLINGS = [
+    ("\\mathrm{e}^2", "e^2", EQ), ("\\\\frac{1}{2}", "0.5", EQ), ("\\dfrac{1}{2}", "\\tfrac12", EQ),
+    ("4\\text{ cm}^2", "4", EQ), ("\\sqrt{1/k}", "\\frac{1}{\\sqrt{k}}", EQ), ("\\sqrt{x}", "-\\sqrt{x}", NE),
+    ("x", "\\sqrt{x^2}", NE), ("\\frac{\\sqrt{3}}{3}", "\\frac{1}{\\sqrt{3}}", EQ),
+]
+
 
 @pytest.mark.parametrize(
     ("gold", "pred", "expected"),
     NUMBERS + PERCENT + RADICALS_AND_EXPRESSIONS + EQUATIONS + PLUS_MINUS + SETS_AND_TUPLES + INTERVALS
-    + MATRICES + UNITS_TEXT_BASES + WHOLE_SOLUTIONS + NO_FALSE_ACCEPTS,
+    + MATRICES + UNITS_TEXT_BASES + WHOLE_SOLUTIONS + NO_FALSE_ACCEPTS + LATEX_THOUSANDS + PROSE + SEVERAL_BOXES
+    + RELATIONS + LISTS + SPELLINGS,
 )
 def test_equivalence(gold: str, pred: str, expected: bool) -> None:
     check(gold, pred, expected)
@@ -128,6 +166,12 @@ def test_equivalence(gold: str, pred: str, expected: bool) -> None:
 ])
 def test_percent_mode(mode: str, pred: str, expected: bool) -> None:
     check("10\\%", pred, expected, VerifyConfig(percent=mode))  # type: ignore[arg-type]
+
+
+def test_prose_fallback_can_be_turned_off() -> None:
+    assert verify("60", "so the speed is 60 mph").is_equal
+    strict = verify("60", "so the speed is 60 mph", VerifyConfig(prose_fallback=False))
+    assert strict.status is Status.NOT_EQUAL and strict.pred == "so the speed is 60 mph"
 
 
 def test_relative_tolerance_is_configurable() -> None:

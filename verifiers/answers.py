@@ -77,7 +77,8 @@ Node = Scalar | Text | Percent | Based | Equation | Collection | Union | Matrix
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _EMPTY_WORDS = {"none", "nosolution", "nosolutions", "norealsolutions", "norealsolution", "emptyset"}
-_VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?$")
+# x, y_1, \theta, f(x), and the functions f^{-1}(x), f'(x), g''(t)
+_VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:(?:\^\{-1\}|\^-1|')*\([a-zA-Z]\))?$")
 _BASED = re.compile(r"^([0-9A-Fa-f]+)_\{?\(?(\d{1,2})\)?\}?$")
 _TEXT_ONLY = re.compile(r"^\\text\{([^{}]*)\}$")
 _WORDY = re.compile(r"^[A-Za-z][A-Za-z'\- ]*$")
@@ -192,6 +193,8 @@ class _Parser:
             return Collection("set", ())
         match = _TEXT_ONLY.match(text)
         inner = match.group(1).strip() if match else text
+        if match and len(split_top_level(inner, ",")) > 1:
+            return self.listing(inner)  # \text{A, C}: a selection of choices, compared as a set
         if match and not any(c.isdigit() for c in inner) or _WORDY.match(text) and len(text) >= 4:
             return Text(inner)
         return None
@@ -201,6 +204,8 @@ class _Parser:
             return None
         text = _CONNECTIVES.sub(",", text) if not _has_inequality(text) else text
         parts = split_top_level(text, ",")
+        if len(parts) < 2:
+            parts = split_top_level(text, ";")  # "1; 2": a list written with semicolons
         if len(parts) < 2:
             return None
         if any(not p for p in parts):
@@ -248,6 +253,9 @@ class _Parser:
         if text.startswith("\\{") and text.endswith("\\}") and _matching_close(text) == len(text) - 2:
             inner = text[2:-2].strip()
             return Collection("set", self.items(split_top_level(inner, ",")) if inner else (), "\\{", "\\}")
+        if text[0] == "{" and text[-1] == "}" and _matching_close(text) == len(text) - 1:
+            parts = split_top_level(text[1:-1], ",")  # {1, 2}: braces left unescaped; one item is a group
+            return Collection("set", self.items(parts), "{", "}") if len(parts) > 1 else None
         if text[0] not in "([" or text[-1] not in ")]" or _matching_close(text) != len(text) - 1:
             return None
         parts = split_top_level(text[1:-1], ",")

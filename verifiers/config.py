@@ -44,6 +44,11 @@ class VerifyConfig:
         metadata={"help": "a pred with no answer marker is used whole only up to this length"},
     )
     max_items: int = field(default=64, metadata={"help": "most elements in a set, list, tuple or matrix"})
+    prose_fallback: bool = field(
+        default=True,
+        metadata={"help": "a pred with no answer marker that reads as prose is scored on its last math span, "
+                          "else its last number, as a grader would; False: only markers or a bare answer"},
+    )
 
 
 DEFAULT_CONFIG = VerifyConfig()

@@ -13,6 +13,12 @@ are equal is the job of the equivalence checker. Recognised forms:
 When a text states several answers, the marker that starts last wins, so a model that retracts an
 answer and states another is scored on the second one.
 
+The order a prediction's answer is looked for in (``verifiers.verify``): (1) the markers above, the
+last one in the text; (2) for text with no marker that reads as prose (three or more words outside
+LaTeX), :func:`prose_answer`: its last math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``), else
+its last number (``VerifyConfig.prose_fallback=False`` turns this off); (3) the whole text, when it is
+short, as a bare answer.
+
 Everything runs in time linear in the input (up to a log factor): braces are matched once with a
 stack, and the regexes have no nested or adjacent unbounded quantifiers, so adversarial strings
 (thousands of unclosed ``\\boxed{``, braces nested 10k deep, 100k characters) finish in
@@ -25,7 +31,7 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import NamedTuple
 
-__all__ = ["extract_answer", "last_boxed", "boxed_contents"]
+__all__ = ["extract_answer", "last_boxed", "boxed_contents", "prose_answer"]
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BRACE = re.compile(r"\\[\\{}]|[{}]")  # an escaped pair (skipped) or a grouping brace
@@ -44,7 +50,7 @@ _NEWLINE = re.compile(r"\n")
 # that is not part of an ellipsis ("3.5" and "1, 2, ..., n" do not stop it).
 _STOP = re.compile(r"\n|(?<!\.)\.(?=\s|\Z)")
 _DOLLAR = re.compile(r"(?<!\\)\$")
-_GAP_FILL = r"(?:\s|\$|\\[()\[\]])*"
+_GAP_FILL = r"(?:\s|\$|\\[()\[\]]|\\q?quad\b|\\[,;:! ]|~)*"
 _JOIN = re.compile(_GAP_FILL + r"(?:,\s*and|,|and|\\text\{\s*(?:,|and)\s*\})" + _GAP_FILL)
 _MAX_JOIN_GAP = 40
 _DELIMITERS = (("\\(", "\\)"), ("\\[", "\\]"))
@@ -203,6 +209,25 @@ def extract_answer(text: str) -> str | None:
         if answer:
             return answer
     return None
+
+
+_MATH_SPAN = re.compile(r"(?<![\\$])\$\$?([^$]{1,300}?)\$\$?|\\\((.{1,300}?)\\\)|\\\[(.{1,300}?)\\\]", re.DOTALL)
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![\w])")
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+
+
+def prose_answer(text: str) -> str | None:
+    """The answer of a prediction that has no answer marker but reads as prose ("The point is $(4,0)$.",
+    "so the speed is 60 mph"): its last math span, else its last number; None for a bare answer (fewer
+    than three words outside LaTeX commands) or prose with neither. Used after :func:`extract_answer`."""
+    if len(_WORD.findall(_MATH_SPAN.sub(" ", text))) < 3:
+        return None
+    spans = [next(g for g in m.groups() if g is not None).strip() for m in _MATH_SPAN.finditer(text)]
+    spans = [span for span in spans if span]
+    if spans:
+        return spans[-1].rstrip(".,;: ")
+    numbers = _NUMBER.findall(text)
+    return numbers[-1] if numbers else None
 
 
 def boxed_contents(text: str) -> list[str]:

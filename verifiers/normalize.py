@@ -12,6 +12,13 @@ import re
 __all__ = ["normalize_answer", "text_key"]
 
 _REPLACEMENTS = [
+    # JSON-escaped text doubles every backslash: \\frac -> \frac (a LaTeX line break \\ is followed by a
+    # space, a digit or another command's backslash, never directly by a command name)
+    (re.compile(r"(?<!\\)\\\\(?=[a-zA-Z]{2,})"), r"\\"),
+    (re.compile(r"\\mathrm\{e\}"), "e"),  # Euler's number, not the text "e"
+    (re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))"), ","),  # 10,\!000 -> 10,000 (MATH's thousands)
+    (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
+    (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
     (re.compile(r"\\(?:d|t|c)frac\b"), r"\\frac"),
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[^a-zA-Z])|\\displaystyle"), ""),
     (re.compile(r"\\(?:mathbf|boldsymbol|mathrm|mathit|operatorname|textbf|textit)\{"), r"\\text{"),

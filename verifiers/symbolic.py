@@ -96,15 +96,19 @@ class SympyOracle(ExactOracle):
             if va is not None and vb is not None:
                 return self._close(va, vb, approximate)
             return sympy.simplify(ea - eb) == 0
-        agreed = 0
+        agreed = branch = 0
         for point in _points(symbols, self.config.numeric_points):
             va, vb = _number(ea.subs(point)), _number(eb.subs(point))
             if va is None or vb is None:
                 continue
             if not self._close(va, vb, approximate):
+                if va.imag and vb.imag:
+                    branch += 1  # both off the real line: a branch-cut artefact (sqrt(1/k) vs 1/sqrt(k), k < 0)
+                    continue
                 return False
             agreed += 1
-        if agreed >= (1 if approximate else max(2, self.config.numeric_points - 1)):
+        needed = 1 if approximate else max(2, self.config.numeric_points - 1)
+        if agreed >= min(needed, max(2, self.config.numeric_points - 1 - branch)):
             return True
         return bool(sympy.simplify(ea - eb) == 0)
 

@@ -19,7 +19,7 @@ from typing import Any
 from verifiers.compare import ExactOracle, NeedsSympy
 from verifiers.config import DEFAULT_CONFIG, Status, VerifyConfig
 from verifiers.decide import Decision, decide
-from verifiers.extract import extract_answer, last_boxed
+from verifiers.extract import extract_answer, last_boxed, prose_answer
 from verifiers.sandbox import SandboxError, SandboxTimeout, get_sandbox
 
 __all__ = ["Verdict", "verify", "verify_many"]
@@ -50,13 +50,16 @@ class Verdict:
 
 
 def _gold_answer(gold: str, config: VerifyConfig) -> str | None:
-    boxed = last_boxed(gold) if "box" in gold else None
+    # a boxed gold: its last box, or the boxes that close it together (\boxed{x=2}, \boxed{y=3})
+    boxed = (extract_answer(gold) if last_boxed(gold) is not None else None) if "box" in gold else None
     answer = boxed if boxed is not None else gold.strip()
     return answer if answer and len(answer) <= config.max_answer_chars else None
 
 
 def _pred_answer(pred: str, config: VerifyConfig) -> tuple[str | None, str]:
     answer = extract_answer(pred)
+    if answer is None and config.prose_fallback:
+        answer = prose_answer(pred)
     if answer is None:
         bare = pred.strip()
         if not bare:
