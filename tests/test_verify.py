@@ -168,6 +168,22 @@ def test_percent_mode(mode: str, pred: str, expected: bool) -> None:
     check("10\\%", pred, expected, VerifyConfig(percent=mode))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("gold", "pred", "expected"), [
+    ("1, 2", "2, 1", NE), ("1, 2", "1, 2", EQ), ("\\{1,2\\}", "2, 1", EQ), ("(1, 2)", "1, 2", EQ), ("5", "\\{5\\}", EQ),
+])
+def test_comma_lists_as_tuples(gold: str, pred: str, expected: bool) -> None:
+    check(gold, pred, expected, VerifyConfig(comma_list="tuple"))
+
+
+@pytest.mark.parametrize(("gold", "pred", "strict", "default"), [
+    ("5\\text{ cm}", "5\\text{ m}", NE, EQ), ("5\\text{ cm}", "5 cm", EQ, EQ), ("5\\text{ cm}", "5", NE, EQ),
+    ("5", "5", EQ, EQ), ("4\\text{ cm}^2", "4 \\text{cm}^2", EQ, EQ), ("4\\text{ cm}^2", "4\\text{ cm}", NE, EQ),
+])
+def test_strict_units(gold: str, pred: str, strict: bool, default: bool) -> None:
+    check(gold, pred, strict, VerifyConfig(strict_units=True))
+    check(gold, pred, default)
+
+
 def test_prose_fallback_can_be_turned_off() -> None:
     assert verify("60", "so the speed is 60 mph").is_equal
     strict = verify("60", "so the speed is 60 mph", VerifyConfig(prose_fallback=False))

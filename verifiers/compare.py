@@ -141,6 +141,9 @@ def _collection_vs(g: Node, p: Node, o: ExactOracle) -> bool:
     gc = g if isinstance(g, Collection) else Collection("set", (g,))
     pc = p if isinstance(p, Collection) else Collection("set", (p,))
     if gc.kind == "set" and pc.kind == "set":
+        bare_lists = not gc.opening and not pc.opening and len(gc.items) > 1 and len(pc.items) > 1
+        if bare_lists and o.config.comma_list == "tuple":
+            return _ordered(gc.items, pc.items, o)
         return _unordered(gc.items, pc.items, o)
     if gc.kind == "bracketed" and pc.kind == "bracketed":
         same_brackets = (gc.opening, gc.closing) == (pc.opening, pc.closing)

@@ -44,6 +44,15 @@ class VerifyConfig:
         metadata={"help": "a pred with no answer marker is used whole only up to this length"},
     )
     max_items: int = field(default=64, metadata={"help": "most elements in a set, list, tuple or matrix"})
+    comma_list: Literal["set", "tuple"] = field(
+        default="set",
+        metadata={"help": "a bare comma list (no brackets) on both sides compares as an unordered 'set' (the "
+                          "roots 1, 2) or an ordered 'tuple' (a sequence); written sets and tuples keep theirs"},
+    )
+    strict_units: bool = field(
+        default=False,
+        metadata={"help": "trailing units must agree (5 cm is not 5 m, nor a bare 5); default: units are ignored"},
+    )
     prose_fallback: bool = field(
         default=True,
         metadata={"help": "a pred with no answer marker that reads as prose is scored on its last math span, "

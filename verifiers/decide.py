@@ -24,7 +24,7 @@ from verifiers.answers import (
 )
 from verifiers.compare import ExactOracle, answers_equal, describe
 from verifiers.config import Status, VerifyConfig
-from verifiers.normalize import normalize_answer
+from verifiers.normalize import answer_unit, normalize_answer
 
 __all__ = ["Decision", "decide", "handle_request"]
 
@@ -53,6 +53,10 @@ def decide(gold: str, pred: str, oracle: ExactOracle) -> Decision:
     pred_node = _parse(pred, "pred", oracle.config)
     if isinstance(pred_node, Decision):
         return pred_node
+    if oracle.config.strict_units and (units := (answer_unit(gold), answer_unit(pred)))[0] != units[1]:
+        return Decision(Status.NOT_EQUAL, gold_parsed=describe(gold_node, oracle),
+                        pred_parsed=describe(pred_node, oracle),
+                        reason=f"not equal (units {units[0] or 'none'} vs {units[1] or 'none'})")
     if gold_node == pred_node:
         equal, how = True, "same structure and spelling"
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_answer", "text_key"]
+__all__ = ["answer_unit", "normalize_answer", "text_key"]
 
 _REPLACEMENTS = [
     # JSON-escaped text doubles every backslash: \\frac -> \frac (a LaTeX line break \\ is followed by a
@@ -67,8 +67,14 @@ def _strip_units(text: str) -> str:
     return text
 
 
-def normalize_answer(text: str) -> str:
-    """Canonical spelling of an answer string; meaning is unchanged."""
+def answer_unit(text: str) -> str:
+    """The trailing unit an answer states, as a comparison key (``5\\text{ cm}^2`` -> ``cm2``; none: ``""``)."""
+    full = normalize_answer(text, keep_units=True)
+    return text_key(full[len(normalize_answer(text)):])
+
+
+def normalize_answer(text: str, keep_units: bool = False) -> str:
+    """Canonical spelling of an answer string; meaning is unchanged (``keep_units``: trailing units stay)."""
     text = _ANSWER_PREFIX.sub("", text.strip())
     text = _DELIMITERS.sub("", text)
     for char, replacement in _UNICODE.items():
@@ -83,8 +89,7 @@ def normalize_answer(text: str) -> str:
     text = _SQRT_BARE.sub(r"\\sqrt{\1}", text)
     text = _SPACES.sub(" ", text).strip()
     text = text.rstrip(".;: ").strip()
-    text = _strip_units(text)
-    return text
+    return text if keep_units else _strip_units(text)
 
 
 _TEXT_WRAPPER = re.compile(r"\\text\{([^{}]*)\}")
