@@ -38,8 +38,9 @@ from typing import Any
 import torch
 
 __all__ = [
-    "MIN_BF16_CPU_HIDDEN", "budget_record", "cpu_has_native_bf16", "inference_dtype", "machine_info",
-    "precision_name", "resolve_device", "set_threads", "stage_record", "torch_threads", "use_bf16", "vllm_dtype",
+    "MIN_BF16_CPU_HIDDEN", "budget_record", "cpu_has_native_bf16", "dtype_name", "inference_dtype", "machine_info",
+    "metrics_path", "precision_name", "resolve_device", "set_threads", "stage_record", "torch_threads", "use_bf16",
+    "vllm_dtype",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,29 +67,29 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
 
 
 @functools.lru_cache(maxsize=1)
-def _cpu_flags() -> frozenset[str]:
-    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is not there)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first value of each /proc/cpuinfo key (empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return frozenset()
+        return {}
+    info: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+        info.setdefault(key.strip(), value.strip())
+    return info
 
 
-@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (x86 ``flags``, Arm ``Features``)."""
+    info = _cpuinfo()
+    return frozenset((info.get("flags") or info.get("Features") or "").split())
+
+
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "Hardware"):
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    info = _cpuinfo()
+    return info.get("model name") or info.get("Model") or info.get("Hardware") or platform.processor() \
+        or platform.machine()
 
 
 def _mkldnn_bf16() -> bool:
@@ -132,6 +133,17 @@ def use_bf16(requested: bool | None, device: str | torch.device = "auto", hidden
 
 def precision_name(bf16: bool) -> str:
     return "bf16 mixed" if bf16 else "float32"
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` -> ``"float32"``: how metrics and vLLM spell a dtype."""
+    return str(dtype).removeprefix("torch.")
+
+
+def metrics_path(out: str | Path) -> Path:
+    """Where a command that writes ``out`` puts its metrics: ``samples/test.jsonl`` -> ``samples/test_metrics.json``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_metrics.json")
 
 
 def _half_natively(dtype: torch.dtype, device: torch.device) -> bool:
@@ -183,8 +195,7 @@ def vllm_dtype(requested: str, model: str) -> str:
         return requested
     if torch.cuda.is_available():
         return "auto"
-    dtype = inference_dtype("auto", "cpu", checkpoint_dtype(model))
-    return str(dtype).removeprefix("torch.")
+    return dtype_name(inference_dtype("auto", "cpu", checkpoint_dtype(model)))
 
 
 def set_threads(threads: int) -> None:

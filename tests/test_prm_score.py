@@ -88,6 +88,8 @@ def test_prm_score_command_with_resume(tmp_path, prm_folder, problems):
     base = ["score", "--samples", str(samples), "--model", prm_folder, "--out", str(out), "--problems",
             str(problem_file), "--chunk-rows", "5", "--batch-size", "3", "--device", "cpu"]
     assert main(base) == 0
+    runtime = json.loads((tmp_path / "scored_metrics.json").read_text())["runtime"]
+    assert runtime["device"] == "cpu" and runtime["precision"] == "float32" and runtime["rows_per_s"] > 0
     complete = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["problem_id"], r["sample_idx"]) for r in complete] == [(r["problem_id"], r["sample_idx"]) for r in rows]
     assert len(complete[0]["step_scores"]) == 1

@@ -194,5 +194,8 @@ def test_prm_sample_records_in_process(tiny_policy: Path, tmp_path: Path) -> Non
         assert row.steps == row.text.split("\n\n") and len(row.steps) == 3  # add / get / boxed
         assert row.answer == extract_answer(row.text) is not None and row.finish_reason == "stop"
         assert row.num_tokens == len(row.text) + 1
+    metrics = json.loads((tmp_path / "s_metrics.json").read_text())  # the machine and what this run ran in
+    assert metrics["samples"] == 6 and metrics["backend"] == "hf" and metrics["runtime"]["precision"] == "float32"
+    assert metrics["runtime"]["tokens_per_s"] > 0 and "cpu_native_bf16" in metrics["runtime"]["machine"]
     assert main([*args, "--temperature", "0.5"]) == 2  # resuming with other settings is refused
     assert main(args[:-2]) == 2  # --max-tokens 512 differs too

@@ -69,12 +69,17 @@ def _strip_units(text: str) -> str:
 
 def answer_unit(text: str) -> str:
     """The trailing unit an answer states, as a comparison key (``5\\text{ cm}^2`` -> ``cm2``; none: ``""``)."""
-    full = normalize_answer(text, keep_units=True)
-    return text_key(full[len(normalize_answer(text)):])
+    spelled = _canonical(text)
+    return text_key(spelled[len(_strip_units(spelled)):])
 
 
-def normalize_answer(text: str, keep_units: bool = False) -> str:
-    """Canonical spelling of an answer string; meaning is unchanged (``keep_units``: trailing units stay)."""
+def normalize_answer(text: str) -> str:
+    """Canonical spelling of an answer string, trailing units dropped; meaning is unchanged."""
+    return _strip_units(_canonical(text))
+
+
+def _canonical(text: str) -> str:
+    """The rewrites of the module docstring, units kept."""
     text = _ANSWER_PREFIX.sub("", text.strip())
     text = _DELIMITERS.sub("", text)
     for char, replacement in _UNICODE.items():
@@ -88,8 +93,7 @@ def normalize_answer(text: str, keep_units: bool = False) -> str:
     text = _FRAC_SECOND.sub(r"\\frac\1{\2}", text)
     text = _SQRT_BARE.sub(r"\\sqrt{\1}", text)
     text = _SPACES.sub(" ", text).strip()
-    text = text.rstrip(".;: ").strip()
-    return text if keep_units else _strip_units(text)
+    return text.rstrip(".;: ").strip()
 
 
 _TEXT_WRAPPER = re.compile(r"\\text\{([^{}]*)\}")

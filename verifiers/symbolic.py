@@ -107,8 +107,7 @@ class SympyOracle(ExactOracle):
                     continue
                 return False
             agreed += 1
-        needed = 1 if approximate else max(2, self.config.numeric_points - 1)
-        if agreed >= min(needed, max(2, self.config.numeric_points - 1 - branch)):
+        if agreed >= (1 if approximate else max(2, self.config.numeric_points - 1 - branch)):
             return True
         return bool(sympy.simplify(ea - eb) == 0)
 

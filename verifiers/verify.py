@@ -51,7 +51,7 @@ class Verdict:
 
 def _gold_answer(gold: str, config: VerifyConfig) -> str | None:
     # a boxed gold: its last box, or the boxes that close it together (\boxed{x=2}, \boxed{y=3})
-    boxed = (extract_answer(gold) if last_boxed(gold) is not None else None) if "box" in gold else None
+    boxed = extract_answer(gold) if "box" in gold and last_boxed(gold) is not None else None
     answer = boxed if boxed is not None else gold.strip()
     return answer if answer and len(answer) <= config.max_answer_chars else None
 

@@ -164,15 +164,9 @@ def sample_problems(
     return counts
 
 
-def metrics_path(out: str | Path) -> Path:
-    """``samples/test.jsonl`` -> ``samples/test_metrics.json``."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}_metrics.json")
-
-
 def write_sample_metrics(config: SampleCommandConfig, counts: collections.Counter, seconds: float) -> Path:
     """This run's samples, tokens and tokens/s, with the backend, dtype and machine they were measured on."""
-    from prm.runtime import resolve_device, stage_record
+    from prm.runtime import metrics_path, resolve_device, stage_record
 
     precision = next((key.split(":", 1)[1] for key in counts if key.startswith("precision:")), "")
     tokens_per_s = counts["tokens"] / seconds if seconds > 0 else None

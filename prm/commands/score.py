@@ -141,12 +141,12 @@ def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
 
 def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
     """``OUT_metrics.json`` beside the output: rows scored, rows/s, and the device, dtype and machine."""
-    from prm.runtime import stage_record
+    from prm.runtime import dtype_name, metrics_path, stage_record
 
-    dtype = str(scorer.model.dtype).removeprefix("torch.")
-    record = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / max(seconds, 1e-9), 2),
-              "runtime": stage_record(scorer.device, dtype, None, rows_per_s=rows / max(seconds, 1e-9))}
-    out.with_name(f"{out.stem}_metrics.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    rows_per_s = rows / max(seconds, 1e-9)
+    record = {"rows": rows, "seconds": round(seconds, 1),
+              "runtime": stage_record(scorer.device, dtype_name(scorer.model.dtype), None, rows_per_s=rows_per_s)}
+    metrics_path(out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:

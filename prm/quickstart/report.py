@@ -128,11 +128,12 @@ def _stage_lines(results: Sequence[StageResult], wall_seconds: float) -> list[st
 
 def _stage_runtimes(paths: QuickstartPaths) -> list[tuple[str, dict[str, Any]]]:
     """(stage, runtime block) for every stage output that recorded one (``prm.runtime.stage_record``)."""
+    from prm.runtime import metrics_path
+
     sources = [("policy", paths.policy / "policy_meta.json"), ("verifier lm", paths.verifier / "policy_meta.json"),
-               ("sample test", paths.test_samples.with_name(f"{paths.test_samples.stem}_metrics.json")),
-               ("sample train", paths.train_samples.with_name(f"{paths.train_samples.stem}_metrics.json")),
+               ("sample test", metrics_path(paths.test_samples)), ("sample train", metrics_path(paths.train_samples)),
                ("train prm", paths.prm / "train_metrics.json"), ("train orm", paths.orm / "train_metrics.json"),
-               ("score test prm", paths.scored_prm.with_name(f"{paths.scored_prm.stem}_metrics.json"))]
+               ("score test prm", metrics_path(paths.scored_prm))]
     found = []
     for name, path in sources:
         runtime = (_load(path) or {}).get("runtime")

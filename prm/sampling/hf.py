@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
-from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
+from prm.runtime import checkpoint_dtype, dtype_name, inference_dtype, resolve_device
 from prm.sampling.base import (
     Completion,
     Sampler,
@@ -80,7 +80,7 @@ class HFSampler(Sampler):
                 raise ValueError("a loaded model needs its tokenizer")
             self.tokenizer, self.model = tokenizer, model.to(self.device)
         self.model.eval()
-        self.precision = str(self.model.dtype).removeprefix("torch.")
+        self.precision = dtype_name(self.model.dtype)
         self.batch_size = batch_size
         eos = self.model.generation_config.eos_token_id
         eos = eos if eos is not None else self.tokenizer.eos_token_id

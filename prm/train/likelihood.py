@@ -31,7 +31,7 @@ from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head
 from prm.model.modeling import save_tokenizer_portable
 from prm.policy.model import load_policy
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
-from prm.runtime import inference_dtype, resolve_device, stage_record, torch_threads
+from prm.runtime import dtype_name, inference_dtype, resolve_device, stage_record, torch_threads
 from prm.train.args import peak_memory_mb
 from prm.train.config import TrainConfig
 from prm.train.data import row_labels
@@ -135,7 +135,7 @@ def train_likelihood_prm(config: TrainConfig) -> TrainResult:
     seconds = time.perf_counter() - start
     result = TrainResult(out=out, metrics=metrics, train_rows=len(train), eval_rows=len(held_out),
                          train_seconds=seconds, peak_memory_mb=peak_memory_mb(),
-                         runtime=stage_record(device, str(next(model.parameters()).dtype).removeprefix("torch."),
+                         runtime=stage_record(device, dtype_name(next(model.parameters()).dtype),
                                               None, rows_per_s=(len(train_rows) + len(eval_rows)) / seconds))
     record = {**asdict(result), "out": str(out), "config": asdict(config)}
     (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
