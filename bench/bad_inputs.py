@@ -237,7 +237,7 @@ def _server(env: Env) -> Any:
         except ImportError:
             env.client = None  # type: ignore[attr-defined]
             return None
-        config = ServeConfig(device="cpu", verify_timeout_s=FAST_TIMEOUT_S, verify_workers=1)
+        config = ServeConfig(device="cpu", timeout_s=FAST_TIMEOUT_S, workers=1)
         env.client = TestClient(create_app(config, env.scorer()))  # type: ignore[attr-defined]
     return env.client  # type: ignore[attr-defined]
 

@@ -25,7 +25,8 @@ from data.build import build_dataset
 from data.records import StepwiseRow, read_records
 from data.synth import generate_problems
 from prm.model.modeling import PRMConfig, load_backbone, save_prm
-from prm.model.scoring import PRMScorer, pad_right
+from prm.model.scorer import pad_right
+from prm.model.scoring import PRMScorer
 from prm.model.tags import TaggedSequence
 from prm.model.tiny import save_tiny_backbone
 from prm.train import TrainConfig, train_prm

@@ -23,10 +23,10 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from prm.lm import load_tokenizer  # noqa: E402
 from prm.policy.data import synthetic_problems  # noqa: E402
 from prm.prompts import build_prompt  # noqa: E402
 from prm.sampling import Sampler, SamplingConfig  # noqa: E402
-from prm.sampling.base import load_tokenizer  # noqa: E402
 from verifiers import verify_many  # noqa: E402
 
 DEFAULT_POLICY = REPO / "runs" / "policy-default"

@@ -2,7 +2,7 @@
 
 Sources: synthetic problems (:func:`data.synth.generate_problems`), GSM8K train and MATH train
 (:func:`data.loaders.load_problems`). Every usable reference solution becomes a positive row (all
-1.0) and each gets ``negatives`` error-injected rows (:mod:`data.perturb`) with exact first-error
+1.0) and each gets ``negatives`` error-injected rows (:mod:`data.labelling.perturb`) with exact first-error
 labels. Rows are :class:`~data.records.StepwiseRow` (prompt = problem text, completions = steps,
 float labels, plus ``source``, ``problem_id``, ``label_method``, ``perturbation`` and ``first_error``
 columns), shuffled with the seed and written atomically as JSONL that
@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.labels import AfterError
-from data.perturb import PerturbReport, perturb_problems
+from data.labelling import AfterError, PerturbReport, perturb_problems
 from data.records import Problem, StepwiseRow, write_records
 
 __all__ = ["BuildReport", "SourceStats", "build_dataset", "composition", "composition_table", "load_source"]

@@ -4,6 +4,7 @@ A solution is cut into steps by a mode from ``SEGMENTERS``: blank lines (the def
 Qwen's PRM work), ``Step k:`` markers, or single newlines. ``step_spans`` gives exact character
 offsets (the text between two spans is exactly the separator, so the spans and separators rebuild
 the text byte for byte); ``split_steps`` gives the stripped step texts that a PRM reads.
+``STEP_SEPARATOR`` (a blank line) is what steps are joined with when a solution is written back out.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["SEGMENTERS", "step_spans", "split_steps"]
+__all__ = ["SEGMENTERS", "STEP_SEPARATOR", "step_spans", "split_steps"]
 
 Span = tuple[int, int]
+
+STEP_SEPARATOR = "\n\n"  # joins steps into a solution; the "blank_line" segmenter splits on it
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 _NEWLINE = re.compile(r"\n\s*")

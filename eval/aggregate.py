@@ -11,6 +11,8 @@ no numpy), shared by the scorer (``prm.model.scoring``) and the best-of-N harnes
 
 An empty list of scores has no aggregate: ``aggregate`` raises ``ValueError`` (callers decide what a
 solution without step scores means; the harness never selects one over a scored solution).
+``solution_score`` is the form every scorer, reward and server uses: steps scored None (past a model's
+length limit) are skipped, and a solution with no scored step gets None.
 
 >>> aggregate([0.9, 0.5, 0.8], "min")
 0.5
@@ -23,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-__all__ = ["AGGREGATIONS", "Aggregation", "aggregate"]
+__all__ = ["AGGREGATIONS", "Aggregation", "aggregate", "solution_score"]
 
 Aggregation = Callable[[Sequence[float]], float]
 
@@ -56,3 +58,17 @@ def aggregate(scores: Sequence[float], name: str = "min") -> float:
     if len(scores) == 0:
         raise ValueError("no step scores to aggregate")
     return function(scores)
+
+
+def solution_score(step_scores: Sequence[float | None], name: str = "min") -> float | None:
+    """``aggregate`` of the scored steps (None entries skipped); None when no step has a score.
+
+    >>> solution_score([0.9, None, 0.4], "mean")
+    0.65
+    >>> solution_score([None]) is None
+    True
+    """
+    if name not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {name!r}; known: {', '.join(AGGREGATIONS)}")
+    values = [float(s) for s in step_scores if s is not None]
+    return AGGREGATIONS[name](values) if values else None

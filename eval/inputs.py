@@ -8,7 +8,7 @@
   correct-answer sample, whether every step is right (``step_ok``).
 
 ``step_ok`` comes from, in order: a ``step_labels`` field (a step is wrong when its label is ``<=
-WRONG_LABEL_AT``), a ``first_error`` field, or exact labels (``data.labels.exact_labels``: step
+WRONG_LABEL_AT``), a ``first_error`` field, or exact labels (``data.labelling.exact_labels``: step
 arithmetic checks) when the problem is synthetic or GSM8K-like. Mode ``"field"`` uses the fields only,
 ``"exact"`` forces exact labels, ``"none"`` skips the count.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from data.jsonl import RecordError, read_jsonl, require_field, write_jsonl_atomic
-from data.labels import Unlabellable, exact_labels, solution_steps
+from data.labelling import Unlabellable, exact_labels, solution_steps
 from data.records import Problem
 from eval.answers import AnswerClusterer
 from eval.bon import BonProblem

@@ -14,9 +14,10 @@ sampler that sends this prompt sees the distribution the policy was trained on. 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["PLAIN_TEMPLATE", "CHAT_INSTRUCTION", "build_prompt", "has_chat_template"]
+__all__ = ["PLAIN_TEMPLATE", "CHAT_INSTRUCTION", "build_prompt", "has_chat_template", "problem_from_prompt"]
 
 PLAIN_TEMPLATE = "Problem: {problem}\nSolution:\n"
 CHAT_INSTRUCTION = "{problem}\n\nPlease reason step by step, separate steps with blank lines, and put your final " \
@@ -38,3 +39,24 @@ def build_prompt(problem_text: str, tokenizer: Any | None = None) -> str:
         return PLAIN_TEMPLATE.format(problem=problem_text)
     messages = [{"role": "user", "content": CHAT_INSTRUCTION.format(problem=problem_text)}]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _strip_template(text: str, template: str) -> str:
+    head, _, tail = template.partition("{problem}")
+    head, tail = head.replace("{{", "{").replace("}}", "}"), tail.replace("{{", "{").replace("}}", "}")
+    if text.startswith(head) and text.endswith(tail) and len(text) >= len(head) + len(tail):
+        return text[len(head): len(text) - len(tail)]
+    return text
+
+
+def problem_from_prompt(prompt: Any) -> str:
+    """The problem text in a prompt: a plain string (the plain template removed) or a conversation (the last
+    user turn, the step-by-step instruction removed); the inverse of :func:`build_prompt` for reward functions
+    that are handed prompts only."""
+    if isinstance(prompt, str):
+        return _strip_template(prompt, PLAIN_TEMPLATE).strip()
+    if isinstance(prompt, Sequence):
+        users = [m for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        if users:
+            return _strip_template(str(users[-1].get("content", "")), CHAT_INSTRUCTION).strip()
+    raise ValueError(f"cannot read a problem from prompt {prompt!r}: expected a string or a list of messages")

@@ -23,10 +23,10 @@ from transformers import AutoTokenizer
 from data.records import Problem
 from prm.grpo.advantages import process_advantages
 from prm.grpo.config import GRPOConfig
-from prm.grpo.rewards import REWARDS, RewardResources, build_rewards, parse_reward_weights
 from prm.grpo.rollout import Rollout, score_rollout
 from prm.grpo.step_spans import step_end_token_indices
 from prm.grpo.trainer import train_grpo
+from prm.rewards import REWARDS, BuiltReward, RewardContext, RewardTerm, build_rewards, parse_rewards
 
 REPO = Path(__file__).resolve().parents[1]
 LOGGED = ("loss", "accuracy", "reward/answer/mean", "reward/answer/std", "completion_len/mean", "kl",
@@ -101,7 +101,7 @@ def test_process_rewards_land_on_step_ends(policy: Path) -> None:
     def step_checks(prompts: list, completions: list, **columns: object) -> list:  # a real per-step rule
         return [[1.0 if ("3" in step or "add" in step) else 0.0 for step in text.split("\n\n")] for text in completions]
 
-    score_rollout(rollout, {"steps": ("process", 0.5, step_checks)}, tokenizer)
+    score_rollout(rollout, [BuiltReward(RewardTerm("steps", 0.5), "process", step_checks)], tokenizer)
     scores = step_checks(None, texts)
     ends = [step_end_token_indices(tokenizer, row) for row in ids]
     assert ends[0][0] == len(tokenizer("add 1 2", add_special_tokens=False)["input_ids"]) - 1
@@ -116,21 +116,22 @@ def test_process_rewards_land_on_step_ends(policy: Path) -> None:
 
 
 def test_reward_registry_and_specs() -> None:
-    assert parse_reward_weights("answer:1.0, format:0.1,length") == {"answer": 1.0, "format": 0.1, "length": 1.0}
+    assert parse_rewards("answer:1.0, format:0.1,length") == [RewardTerm("answer", 1.0), RewardTerm("format", 0.1),
+                                                              RewardTerm("length", 1.0)]
     for bad, message in [("nope:1", "unknown reward"), ("answer:x", "not a number"), ("answer,answer", "twice"),
                          ("", "no reward")]:
         with pytest.raises(ValueError, match=message):
-            parse_reward_weights(bad)
+            parse_rewards(bad)
     assert set(REWARDS) == {"answer", "prm_outcome", "prm_process", "format", "length"}
-    built = build_rewards({"answer": 1.0, "format": 1.0, "length": 1.0}, RewardResources(max_tokens=10))
+    built = {r.name: r.function for r in build_rewards("answer,format,length", RewardContext(max_new_tokens=10))}
     texts = ["a\n\n\\boxed{3}", "a\n\nno box", "\\boxed{4}"]
     columns = dict(answer=["3", "3", "\\frac{"], finish_reason=["stop", "length", "stop"],
                    completion_ids=[[1] * 5, [1] * 10, [1]], problem=["1+2"] * 3)
-    assert built["answer"][2](None, texts, **columns) == [1.0, 0.0, None]
-    assert built["format"][2](None, texts, **columns) == [1.0, 0.0, 1.0]
-    assert built["length"][2](None, texts, **columns) == [-0.5, -1.0, -0.1]
+    assert built["answer"](None, texts, **columns) == [1.0, 0.0, None]
+    assert built["format"](None, texts, **columns) == [1.0, 0.0, 1.0]
+    assert built["length"](None, texts, **columns) == [-0.5, -1.0, -0.1]
     with pytest.raises(ValueError, match="--prm"):
-        build_rewards({"prm_outcome": 1.0}, RewardResources())["prm_outcome"][2](None, texts, **columns)
+        build_rewards("prm_outcome", RewardContext())
 
 
 def test_lora_kl_mu_dr_grpo_and_wandb(policy: Path, problems: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

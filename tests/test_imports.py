@@ -8,8 +8,8 @@ import sys
 
 def test_light_packages_do_not_import_torch() -> None:
     code = (
-        "import sys, verifiers, data, data.jsonl, data.loaders, data.stepwise, data.synth, data.labels\n"
-        "import data.perturb, data.build, prm.cli, prm.commands.verify\n"
+        "import sys, verifiers, data, data.jsonl, data.loaders, data.stepwise, data.synth, data.labelling\n"
+        "import data.build, prm.cli, prm.commands.verify, prm.commands.label\n"
         "heavy = [m for m in ('torch', 'transformers', 'datasets', 'sympy') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from data.labels import (
+from data.labelling.exact import (
     Unlabellable,
     exact_labels,
     label_samples,

@@ -14,8 +14,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from prm.cli import main
+from prm.model.formats import load_scorer
 from prm.model.likelihood import FEATURES, HEAD_FILE, LikelihoodHead, LikelihoodScorer, StepFeaturizer, fit_head
-from prm.model.scoring import PRMScorer, load_scorer
+from prm.model.scoring import PRMScorer
 from prm.model.tags import encode_pieces
 from prm.model.tiny import save_tiny_prm
 from prm.train import TrainConfig, train_prm

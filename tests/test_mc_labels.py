@@ -1,4 +1,4 @@
-"""Monte-Carlo step labels (``prm.mc_labels``) and ``prm label --method mc``, with the tiny in-process policy."""
+"""Monte-Carlo step labels (``data.labelling``) and ``prm label --method mc``, with the tiny in-process policy."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from data.labels import LabelResult
+from data.labelling.consensus import agreement, consensus_filter
+from data.labelling.exact import LabelResult
+from data.labelling.monte_carlo import MCItem, first_error, mc_label, mc_rows, prefix_texts
 from data.records import StepwiseRow, read_records
-from prm.mc_labels import MCItem, agreement, consensus_filter, first_error, mc_label, mc_rows, prefix_texts
 from prm.prompts import build_prompt
 from prm.sampling import SamplingConfig, make_sampler
 

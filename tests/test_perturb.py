@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from data.build import build_dataset
-from data.labels import exact_labels, solution_steps
-from data.perturb import NoCorruption, corrupt, perturb_problems
+from data.labelling.exact import exact_labels, solution_steps
+from data.labelling.perturb import NoCorruption, corrupt, perturb_problems
 from data.records import Problem, StepwiseRow, write_records
 from prm.cli import main
 from verifiers import check_steps

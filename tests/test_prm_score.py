@@ -11,9 +11,10 @@ from tiny_policy import build_tiny_prm
 
 from data.records import StepwiseRow, read_records
 from data.synth import generate_problems
+from eval.aggregate import AGGREGATIONS, solution_score
 from prm.cli import main
 from prm.commands.score import scored_rows
-from prm.model.scoring import AGGREGATIONS, PRMScorer, aggregate
+from prm.model.scoring import PRMScorer
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -42,13 +43,13 @@ def test_aggregations(scores, expected):
     assert AGGREGATIONS is eval.aggregate.AGGREGATIONS  # one registry, shared with the best-of-N harness
     assert set(AGGREGATIONS) == {"min", "product", "last", "mean"}
     for name, value in expected.items():
-        assert aggregate(scores, name) == pytest.approx(value)
+        assert solution_score(scores, name) == pytest.approx(value)
 
 
 def test_aggregation_edge_cases():
-    assert aggregate([], "min") is None and aggregate([None], "product") is None
+    assert solution_score([], "min") is None and solution_score([None], "product") is None
     with pytest.raises(ValueError, match="unknown aggregation 'max'"):
-        aggregate([0.5], "max")
+        solution_score([0.5], "max")
 
 
 def test_text_and_step_list_score_the_same(prm_folder, problems):

@@ -23,7 +23,7 @@ from prm.serve.schemas import ServeConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-LIMITS = {"max_items": 16, "max_steps": 16, "max_chars": 4000, "max_body_bytes": 200_000}
+LIMITS = {"max_items": 16, "max_steps_per_item": 16, "max_chars": 4000, "max_body_bytes": 200_000}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def prm_folder(tmp_path_factory, problems) -> str:
 
 @pytest.fixture(scope="module")
 def server(prm_folder):
-    config = ServeConfig(prm=prm_folder, device="cpu", max_batch=16, max_wait_ms=50, verify_timeout_s=2, **LIMITS)
+    config = ServeConfig(prm=prm_folder, device="cpu", max_batch=16, max_wait_ms=50, timeout_s=2, **LIMITS)
     with BackgroundServer(create_app(config)) as running:
         yield running
 
@@ -50,7 +50,7 @@ def scorer(prm_folder) -> PRMScorer:
 
 def test_serve_is_a_registered_command():
     assert SUBCOMMANDS["serve"][0] == "prm.commands.serve"
-    assert main(["serve", "--reward", "prm"]) == 2  # the PRM reward needs --prm: refused before binding
+    assert main(["serve", "--rewards", "prm_outcome"]) == 2  # the PRM reward needs --prm: refused before binding
 
 
 @pytest.mark.parametrize("aggregation", [None, *AGGREGATIONS])

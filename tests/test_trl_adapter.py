@@ -11,14 +11,16 @@ import pytest
 from tiny_policy import build_tiny_prm
 
 from data.synth import generate_problems
+from eval.aggregate import solution_score
 from prm.integrations.trl import (
     AnswerReward,
     PRMOutcomeReward,
     answer_reward,
     make_reward_funcs,
     problem_from_prompt,
+    reward_weights,
 )
-from prm.model.scoring import PRMScorer, aggregate
+from prm.model.scoring import PRMScorer
 from prm.model.tiny import tiny_llama, tiny_tokenizer
 from prm.prompts import CHAT_INSTRUCTION, build_prompt
 
@@ -108,7 +110,7 @@ def test_prm_outcome_reward_aggregates_step_scores(prm_folder, problems) -> None
     prompts = [build_prompt(p.problem) for p in problems[:4]]
     for how in ("min", "last"):
         reward = PRMOutcomeReward(scorer=scorer, aggregation=how)
-        expected = [aggregate(scorer.score(p.problem, s), how) if s else 0.0
+        expected = [solution_score(scorer.score(p.problem, s), how) if s else 0.0
                     for p, s in zip(problems, solutions, strict=False)]
         assert reward(prompts, solutions) == pytest.approx(expected, abs=1e-5)  # problem read from the prompt
         assert reward(None, solutions, problem=[p.problem for p in problems[:4]]) == pytest.approx(expected, abs=1e-5)
@@ -139,26 +141,32 @@ def test_rewards_from_eight_threads_equal_serial(prm_folder, problems) -> None:
 
 
 def test_make_reward_funcs(prm_folder) -> None:
-    answer, prm = make_reward_funcs(f"answer, prm_outcome:{prm_folder}@last")
-    assert answer is answer_reward and isinstance(prm, PRMOutcomeReward) and prm.aggregation == "last"
-    (gold_from_solution,) = make_reward_funcs("answer:solution")
+    answer, prm = make_reward_funcs("answer, prm_outcome@last:0.5", prm=prm_folder)
+    assert isinstance(answer, AnswerReward) and answer.__name__ == "answer"  # logged as rewards/answer/mean
+    assert isinstance(prm, PRMOutcomeReward) and prm.aggregation == "last" and prm.__name__ == "prm_outcome"
+    assert reward_weights("answer, prm_outcome@last:0.5") == [1.0, 0.5]  # GRPOConfig(reward_weights=...)
+    (gold_from_solution,) = make_reward_funcs("answer", gold_column="gold")
     assert gold_from_solution(None, ["\\boxed{4}"], solution=["\\boxed{4}"]) == [1.0]
     with pytest.raises(ValueError, match="unknown reward 'orm'"):
         make_reward_funcs("answer,orm")
-    with pytest.raises(ValueError, match="needs a PRM folder"):
+    with pytest.raises(ValueError, match="need a PRM"):
         make_reward_funcs("prm_outcome")
+    with pytest.raises(ValueError, match="needs finish_reason"):  # TRL gives no finish reason
+        make_reward_funcs("answer,format")
+    with pytest.raises(ValueError, match="one number per completion"):
+        make_reward_funcs("prm_process", prm=prm_folder)
 
 
 def test_grpo_prm_rewards_are_the_prm_scores(prm_folder, problems) -> None:
-    from prm.grpo.rewards import RewardResources, build_rewards
+    from prm.rewards import RewardContext, build_rewards
 
-    resources = RewardResources(prm=prm_folder)
-    built = build_rewards({"prm_outcome": 1.0, "answer": 0.5}, resources)
-    process = build_rewards({"prm_process": 1.0}, resources)["prm_process"]
+    context = RewardContext(prm=prm_folder)
+    built = {r.name: r.function for r in build_rewards("prm_outcome,answer:0.5", context)}
+    (process,) = build_rewards("prm_process", context)
     solutions = [p.solution or "" for p in problems[:3]] + [""]
     texts = [p.problem for p in problems[:4]]
-    step_scores = resources.scorer.score_batch(list(zip(texts, solutions, strict=True)))
-    assert process[0] == "process"
-    assert process[2](None, solutions, problem=texts) == [s if s else None for s in step_scores]
-    assert built["prm_outcome"][2](None, solutions, problem=texts) == pytest.approx(
-        [aggregate(s, "min") if s else 0.0 for s in step_scores], abs=1e-6)
+    step_scores = context.prm_scorer.score_batch(list(zip(texts, solutions, strict=True)))
+    assert process.kind == "process"
+    assert process.function(None, solutions, problem=texts) == [s if s else None for s in step_scores]
+    assert built["prm_outcome"](None, solutions, problem=texts) == pytest.approx(
+        [solution_score(s, "min") if s else 0.0 for s in step_scores], abs=1e-6)

@@ -2,7 +2,7 @@
 
 Each usable reference solution is a positive row (all steps 1.0) and gets ``--negatives`` copies with
 one corrupted step (a changed result or operand, or a dropped step) labelled exactly: 1.0 before the
-first error, 0.0 at it (see ``data.perturb``). Writes ``StepwiseRow`` JSONL atomically and prints the
+first error, 0.0 at it (see ``data.labelling.perturb``). Writes ``StepwiseRow`` JSONL atomically and prints the
 composition (rows by source and by perturbation, positive/negative share, mean steps) and the
 perturbation yield (references tried, kept, skipped by reason).
 """

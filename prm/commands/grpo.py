@@ -1,7 +1,7 @@
 """``prm grpo --model runs/policy-default --out runs/grpo --rewards answer:1.0``: GRPO on our rewards.
 
 Trains the policy with G completions per prompt, weighted reward sources (``answer``, ``prm_outcome``,
-``prm_process``, ``format``, ``length``; see ``prm.grpo.rewards``), outcome and/or process advantages
+``prm_process``, ``format``, ``length``; see ``prm.rewards``), outcome and/or process advantages
 and a clipped policy-gradient loss. Writes ``OUT/metrics.jsonl`` (one line per step), ``OUT/eval_start.json``
 and ``OUT/eval_end.json`` (held-out pass@1), resumable checkpoints in ``OUT/checkpoint`` and the final
 policy in ``OUT``. Rerunning the same command after a kill continues from the last checkpoint.

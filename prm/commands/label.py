@@ -3,18 +3,20 @@
 Methods (``METHODS``, name -> function; a new method is one more entry):
 
 - ``exact``: arithmetic claims of every step (``verifiers.check_steps``) and the final-answer check
-  (``data.labels.exact_labels``); labels the samples of ``--samples`` joined to ``--problems`` on
+  (``data.labelling.exact``); labels the samples of ``--samples`` joined to ``--problems`` on
   ``problem_id``, or, without ``--samples``, the problems' own reference solutions;
 - ``perturb``: the problems' reference solutions as positives plus error-injected negatives with
-  exact first-error labels (``data.perturb``);
+  exact first-error labels (``data.labelling.perturb``);
 - ``mc``: Monte-Carlo (Math-Shepherd) labels of the samples (or reference solutions): ``--k`` completions
-  of every step prefix from the policy ``--model`` (``prm.mc_labels``); ``--mc-label`` soft or hard
-  (the other kind kept in an extra column); ``--consensus exact`` keeps only samples whose MC first
-  error equals the exact labeller's. Resumable: each chunk of ``--mc-chunk`` solutions is journalled
+  of every step prefix from the policy ``--model`` (``data.labelling.monte_carlo``, sampled through
+  ``prm.sampling``); ``--mc-label`` soft or hard (the other kind kept in an extra column);
+  ``--consensus exact`` keeps only samples whose MC first error equals the exact labeller's
+  (``data.labelling.consensus``). Resumable: each chunk of ``--mc-chunk`` solutions is journalled
   (``OUT.partial.jsonl``, fsync'd) when labelled; rerunning after a kill skips the journalled ones.
 
 ``--problems`` is a built-in name (math, math500, gsm8k, aime2024), a local file or folder, or a
-hub id (``data.loaders.load_problems``). Rows are written atomically; records that cannot be
+hub id (``data.loaders.load_problems``). The labelling itself lives in :mod:`data.labelling`; this
+command reads the inputs, picks the method and writes the rows atomically. Records that cannot be
 labelled are counted by reason and reported, never silently dropped.
 """
 
@@ -27,17 +29,22 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from data.build import composition, composition_table
+from data.journal import settings_path
 from data.jsonl import RecordError
-from data.labels import Unlabellable, exact_labels, label_samples, make_row, solution_steps, split_answer_line
-from data.perturb import perturb_problems
+from data.labelling import (
+    consensus_filter,
+    exact_first_error,
+    label_references,
+    label_samples,
+    mc_items,
+    mc_label_journalled,
+    mc_rows,
+    perturb_problems,
+)
 from data.records import Problem, Sample, StepwiseRow, read_records, write_records
-
-if TYPE_CHECKING:
-    from prm.mc_labels import MCItem, MCResult
-    from prm.sampling import Sampler
 
 logger = logging.getLogger(__name__)
 
@@ -100,31 +107,19 @@ def _load_problems(config: LabelCommandConfig, limit: int | None) -> list[Proble
     return load_problems(config.problems or "", config.split, limit)
 
 
-def _references(problems: list[Problem], config: LabelCommandConfig, skipped: collections.Counter) -> list[StepwiseRow]:
-    rows = []
-    for problem in problems:
-        if not (problem.solution or "").strip():
-            skipped["no reference solution"] += 1
-            continue
-        steps = solution_steps(problem.solution or "", problem.source, config.split_mode)
-        try:
-            result = exact_labels(steps, problem.answer, config.after_error, missing_answer=config.missing_answer)
-        except Unlabellable as error:
-            skipped[str(error)] += 1
-            continue
-        rows.append(make_row(problem.problem, result, source=problem.source, problem_id=problem.id,
-                             label_method="exact"))
-    return rows
+def _read_samples(config: LabelCommandConfig) -> list[Sample]:
+    return list(read_records(config.samples or "", Sample))[: config.limit]
 
 
 def label_exact(config: LabelCommandConfig) -> LabelOutput:
     """Exact labels of ``--samples`` (joined on problem_id), or of the problems' reference solutions."""
     skipped: collections.Counter = collections.Counter()
-    if not config.samples:
-        return _references(_load_problems(config, config.limit), config, skipped), skipped
-    samples = list(read_records(config.samples, Sample))[: config.limit]
-    rows = label_samples(samples, _load_problems(config, None), config.after_error, split_mode=config.split_mode,
-                         missing_answer=config.missing_answer, skipped=skipped)
+    if config.samples:
+        rows = label_samples(_read_samples(config), _load_problems(config, None), config.after_error,
+                             split_mode=config.split_mode, missing_answer=config.missing_answer, skipped=skipped)
+    else:
+        rows = label_references(_load_problems(config, config.limit), config.after_error,
+                                split_mode=config.split_mode, missing_answer=config.missing_answer, skipped=skipped)
     return rows, skipped
 
 
@@ -140,44 +135,7 @@ def label_perturb(config: LabelCommandConfig) -> LabelOutput:
     return rows, +skipped
 
 
-def _mc_items(config: LabelCommandConfig, tokenizer: object, skipped: collections.Counter) -> list[MCItem]:
-    """The solutions to label: ``--samples`` joined to the problems, else the problems' reference solutions."""
-    from prm.mc_labels import MCItem
-    from prm.prompts import build_prompt
-
-    problems = _load_problems(config, None if config.samples else config.limit)
-    if config.samples:
-        by_id = {p.id: p for p in problems}
-        pairs = []
-        for sample in list(read_records(config.samples, Sample))[: config.limit]:
-            if sample.problem_id not in by_id:
-                skipped["unknown problem_id"] += 1
-                continue
-            mode = "blank_line" if config.split_mode == "auto" else config.split_mode
-            pairs.append((by_id[sample.problem_id], sample.steps or solution_steps(sample.text, "", mode),
-                          {"sample_idx": sample.sample_idx}))
-    else:
-        pairs = [(p, solution_steps(p.solution or "", p.source, config.split_mode), {}) for p in problems]
-    items = []
-    for problem, steps, meta in pairs:
-        steps, _ = split_answer_line([s for s in steps if s.strip()])  # the steps exact_labels judges
-        if not steps or not problem.answer.strip():
-            skipped["no steps" if not steps else "empty gold answer"] += 1
-            continue
-        items.append(MCItem(prompt=build_prompt(problem.problem, tokenizer), steps=steps, gold=problem.answer,
-                            problem=problem.problem,
-                            meta={"source": problem.source, "problem_id": problem.id, **meta}))
-    return items
-
-
-def _exact_first_error(item: MCItem, config: LabelCommandConfig) -> int | None:
-    try:
-        return exact_labels(item.steps, item.gold, "zero", missing_answer=config.missing_answer).first_error
-    except Unlabellable:
-        return None
-
-
-def _mc_meta(config: LabelCommandConfig, items: int) -> dict[str, object]:
+def _mc_settings(config: LabelCommandConfig, items: int) -> dict[str, object]:
     """The settings that shape MC labels: resuming a journal with other values is refused."""
     model = str(Path(config.model).resolve()) if config.model and Path(config.model).exists() else config.model
     keys = ("problems", "split", "samples", "limit", "split_mode", "k", "temperature", "max_tokens", "seed",
@@ -185,44 +143,30 @@ def _mc_meta(config: LabelCommandConfig, items: int) -> dict[str, object]:
     return {"model": model, "items": items, **{key: getattr(config, key) for key in keys}}
 
 
-def _mc_results(config: LabelCommandConfig, sampler: Sampler, items: list[MCItem]) -> list[MCResult]:
-    """MC results of every item, resumable: each chunk's counts go to ``OUT.partial.jsonl`` (fsync'd) as soon
-    as they exist, a rerun skips the items already there; the journal is removed once OUT is written."""
-    from data.journal import RowJournal
-    from prm.mc_labels import MCResult, mc_label
-    from prm.sampling import SamplingConfig
-
-    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
-    keys = [f"{i}:{item.meta.get('problem_id')}:{item.meta.get('sample_idx')}" for i, item in enumerate(items)]
-    journal_path = Path(f"{config.out}.partial.jsonl")
-    with RowJournal(journal_path, key=lambda row: row["key"], meta=_mc_meta(config, len(items))) as journal:
-        if journal.rows:
-            logger.info("resuming %s: %d of %d solutions already labelled", journal_path, len(journal.rows),
-                        len(items))
-
-        def save(new: list[tuple[int, MCResult]]) -> None:
-            journal.append([{"key": keys[i], "k": r.k, "correct": r.correct} for i, r in new])
-
-        mc_label(sampler, items, config.k, params, chunk=max(config.mc_chunk, 1),
-                 skip=lambda i: journal.done(keys[i]), on_chunk=save)
-        return [MCResult(item, journal.rows[key]["k"], journal.rows[key]["correct"])
-                for item, key in zip(items, keys, strict=True)]
+def _journal_path(config: LabelCommandConfig) -> Path:
+    """Where ``--method mc`` journals its progress: ``OUT.partial.jsonl`` (removed once OUT is written)."""
+    return Path(f"{config.out}.partial.jsonl")
 
 
 def label_mc(config: LabelCommandConfig) -> LabelOutput:
     """Monte-Carlo labels: ``--k`` rollouts per step prefix from ``--model``; optional exact consensus."""
-    from prm.mc_labels import consensus_filter, mc_rows
-    from prm.sampling import make_sampler
+    from prm.prompts import build_prompt
+    from prm.sampling import SamplingConfig, make_sampler
 
     if not config.model:
         raise ValueError("--method mc needs --model (the policy that completes the step prefixes)")
     skipped: collections.Counter = collections.Counter()
+    problems = _load_problems(config, None if config.samples else config.limit)
+    samples = _read_samples(config) if config.samples else None
+    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
     with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
-        items = _mc_items(config, sampler.tokenizer, skipped)
-        results = _mc_results(config, sampler, items)
+        items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer),
+                         split_mode=config.split_mode, skipped=skipped)
+        results = mc_label_journalled(sampler, items, config.k, params, _journal_path(config),
+                                      settings=_mc_settings(config, len(items)), chunk=max(config.mc_chunk, 1))
     rows = mc_rows(results, config.mc_label)
     if config.consensus == "exact":
-        rows, dropped = consensus_filter(rows, [_exact_first_error(r.item, config) for r in results])
+        rows, dropped = consensus_filter(rows, [exact_first_error(r.item, config.missing_answer) for r in results])
         skipped.update(dropped)
     return rows, skipped
 
@@ -255,8 +199,9 @@ def run(config: LabelCommandConfig, args: argparse.Namespace) -> int:
         logger.error("%s", error)
         return 2
     count = write_records(config.out, rows)
-    Path(f"{config.out}.partial.jsonl").unlink(missing_ok=True)  # mc's journal: the output is complete
-    Path(f"{config.out}.partial.jsonl.meta.json").unlink(missing_ok=True)
+    journal = _journal_path(config)  # mc's journal: the output is complete
+    journal.unlink(missing_ok=True)
+    settings_path(journal).unlink(missing_ok=True)
     logger.info("wrote %d rows to %s (%s)", count, config.out, config.method)
     sys.stdout.write(_summary(rows, skipped) + "\n")
     return 0

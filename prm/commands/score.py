@@ -153,7 +153,7 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     if not config.samples or not config.model:
         logger.error("--samples and --model are required")
         return 2
-    from prm.model.scoring import load_scorer
+    from prm.model.formats import load_scorer
     from prm.runtime import set_threads
 
     set_threads(config.threads)

@@ -33,8 +33,8 @@ def run(config: ServeConfig, args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         logger.error("%s", error)
         return 2
-    logger.info("serving %s on http://%s:%d (reward: %s, max batch %d, max wait %g ms)",
-                config.prm or "no PRM (answer checks only)", config.host, config.port, config.reward_mode(),
+    logger.info("serving %s on http://%s:%d (rewards: %s, max batch %d, max wait %g ms)",
+                config.prm or "no PRM (answer checks only)", config.host, config.port, config.reward_spec(),
                 config.max_batch, config.max_wait_ms)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()  # `prm --log-level LEVEL`
     serve_forever(app, config.host, config.port, level if level in _UVICORN_LEVELS else "info")

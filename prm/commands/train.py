@@ -4,7 +4,7 @@ The HF Trainer runs it (so ``accelerate launch -m prm.cli train ...`` gives DDP/
 folder loads with ``AutoModelForTokenClassification.from_pretrained`` and scores with ``prm score`` or
 ``prm.model.PRMScorer``. ``--head likelihood`` instead keeps the backbone a frozen LM and fits a logistic
 head on its step log-likelihoods (:mod:`prm.train.likelihood`; scored by ``prm score`` and
-``prm.model.scoring.load_scorer`` alike). Prints the held-out metrics (step accuracy, step AUC,
+``prm.model.load_scorer`` alike). Prints the held-out metrics (step accuracy, step AUC,
 first-error accuracy/F1) and throughput. See :mod:`prm.train.trainer`.
 """
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(config: TrainConfig, args: argparse.Namespace) -> int:
-    from prm.train.trainer import train_prm
+    from prm.train.run import train_prm
 
     try:
         result = train_prm(config)

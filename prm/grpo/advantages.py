@@ -16,7 +16,7 @@ mean and standard deviation and its completion (or step) contributes advantage 0
 deviation is the sample one (Bessel's correction, as ``torch.std`` and TRL); a group with fewer than
 two rewards has std 0. A group whose rewards are all equal has advantage 0 everywhere ("zero variance").
 
-Combining sources (see ``prm.grpo.rewards``): the weighted outcome rewards are summed into one
+Combining sources (see ``prm.rewards``): the weighted outcome rewards are summed into one
 outcome reward per completion before normalising; the process source's token advantages, times its
 weight, are added to the outcome token advantages: ``A = A_outcome + w_process * A_process``.
 """

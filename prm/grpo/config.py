@@ -32,11 +32,11 @@ class GRPOConfig:
     n_train: int = field(default=2000, metadata={"help": "synthetic training problems"})
     data_seed: int = field(default=1, metadata={"help": "seed of the synthetic training problems (the default "
                                                         "policy's SFT data used seed 0: GRPO prompts differ)"})
-    rewards: str = field(default="answer:1.0", metadata={"help": "weighted reward sources, e.g. "
-                                                                 "'answer:1.0,format:0.1' (answer, prm_outcome, "
-                                                                 "prm_process, format, length)"})
+    rewards: str = field(default="answer:1.0", metadata={"help": "reward spec (prm.rewards): weighted terms, e.g. "
+                                                                 "'answer:1.0,format:0.1' or 'answer,prm_outcome@last"
+                                                                 ":0.5' (answer, prm_outcome, prm_process, format, "
+                                                                 "length)"})
     prm: str | None = field(default=None, metadata={"help": "PRM folder for prm_outcome / prm_process"})
-    prm_aggregation: str = field(default="min", metadata={"help": "prm_outcome: min, product, last or mean"})
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "generation: hf (the live model, "
                                                                            "in-process) or vllm (weights reloaded "
                                                                            "into the engine after each update)"})

@@ -20,9 +20,9 @@ import torch
 
 from data.records import Problem
 from prm.grpo.advantages import outcome_advantages, process_advantages, token_advantages, zero_variance_groups
-from prm.grpo.rewards import Kind, RewardFn
 from prm.grpo.step_spans import step_end_token_indices
 from prm.prompts import build_prompt
+from prm.rewards import BuiltReward, combine
 from prm.sampling.base import Completion, SamplingConfig, encode_prompt
 from verifiers import answer_reward
 
@@ -104,29 +104,33 @@ def _nan_stats(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
 
 
-def score_rollout(rollout: Rollout, rewards: dict[str, tuple[Kind, float, RewardFn]], tokenizer: Any,
-                  scale_std: bool = True) -> None:
-    """Compute every reward source, the combined token advantages and reward metrics, in place."""
+def score_rollout(rollout: Rollout, rewards: Sequence[BuiltReward], tokenizer: Any, scale_std: bool = True) -> None:
+    """Compute every reward, the combined token advantages and reward metrics, in place.
+
+    Outcome rewards are combined by :func:`prm.rewards.combine` (weighted sum; skipped where any is skipped);
+    a process reward's step scores become process advantages, added at its weight.
+    """
     prompts = [build_prompt(p.problem, tokenizer) for p in rollout.problems]
     columns = {"problem": [p.problem for p in rollout.problems], "answer": [p.answer for p in rollout.problems],
                "completion_ids": rollout.completion_ids, "finish_reason": rollout.finish_reasons}
     mask = _completion_mask(rollout)
-    n, outcome, total = len(rollout.texts), torch.zeros(len(rollout.texts)), None
-    has_outcome = False
-    for name, (kind, weight, function) in rewards.items():
-        values = function(prompts, rollout.texts, **columns)
+    n, total = len(rollout.texts), None
+    outcomes: dict[str, list[float]] = {}
+    for reward in rewards:
+        values = reward.function(prompts, rollout.texts, **columns)
         if len(values) != n:
-            raise ValueError(f"reward {name!r} returned {len(values)} values for {n} completions")
-        if kind == "outcome":
-            rollout.rewards[name] = _as_float(values)
-            outcome = outcome + weight * torch.tensor(rollout.rewards[name], dtype=torch.float32)
-            has_outcome = True
+            raise ValueError(f"reward {reward.name!r} returned {len(values)} values for {n} completions")
+        if reward.kind == "outcome":
+            outcomes[reward.name] = rollout.rewards[reward.name] = _as_float(values)
             continue
         step_rewards, step_ends, misaligned = _step_tensors(rollout, values, tokenizer)
-        rollout.rewards[name] = [_nan_stats(row.tolist())[0] for row in step_rewards]  # per-completion mean
-        rollout.metrics[f"reward/{name}/misaligned"] = misaligned
-        total = weight * process_advantages(step_rewards, step_ends, rollout.group_size, mask.shape[1], scale_std)
-    if has_outcome:
+        rollout.rewards[reward.name] = [_nan_stats(row.tolist())[0] for row in step_rewards]  # per-completion mean
+        rollout.metrics[f"reward/{reward.name}/misaligned"] = misaligned
+        total = reward.weight * process_advantages(step_rewards, step_ends, rollout.group_size, mask.shape[1],
+                                                   scale_std)
+    if outcomes:
+        combined = combine(outcomes, {r.name: r.weight for r in rewards})
+        outcome = torch.tensor(_as_float(combined), dtype=torch.float32)
         outcome_tokens = token_advantages(outcome_advantages(outcome, rollout.group_size, scale_std), mask)
         total = outcome_tokens if total is None else total + outcome_tokens
         rollout.metrics["reward/combined/mean"] = _nan_stats(outcome.tolist())[0]

@@ -18,9 +18,9 @@ import torch
 
 from data.records import Problem
 from prm.grpo.config import FINGERPRINT_KEYS, GRPOConfig
+from prm.lm import load_lm
 from prm.policy.checkpoint import TrainState, find_checkpoint, load_checkpoint, save_checkpoint
 from prm.policy.config import parse_csv
-from prm.policy.model import load_policy
 from prm.runtime import resolve_device
 
 __all__ = ["load_models", "make_optimizer", "training_problems", "eval_problems", "batch_problems", "fingerprint",
@@ -48,14 +48,14 @@ def load_models(config: GRPOConfig, checkpoint: Path | None) -> tuple[Any, Any, 
     instead). The policy comes from ``checkpoint`` when resuming; the reference is always the initial policy."""
     device = resolve_device(config.device)
     if config.lora:
-        base, tokenizer = load_policy(config.model)
+        base, tokenizer = load_lm(config.model)
         model = _lora(base.to(device), config, checkpoint)
         return model, tokenizer, None
-    model, tokenizer = load_policy(str(checkpoint) if checkpoint is not None else config.model)
+    model, tokenizer = load_lm(str(checkpoint) if checkpoint is not None else config.model)
     model.to(device)
     reference = None
     if config.beta > 0:
-        reference, _ = load_policy(config.model)
+        reference, _ = load_lm(config.model)
         reference.to(device).eval().requires_grad_(False)
     return model, tokenizer, reference
 

@@ -2,7 +2,7 @@
 
 Each step: draw ``prompts_per_step`` problems (seeded order), generate ``group_size`` completions each
 with the live policy (HF) or a vLLM engine synced after every update, score them with the weighted
-reward sources, compute token advantages (outcome and/or process), then run ``mu`` optimisation passes
+rewards (:mod:`prm.rewards`), compute token advantages (outcome and/or process), then run ``mu`` optimisation passes
 over the batch in micro-batches (gradient accumulation; old log-probs fixed before the first pass),
 with an optional k3 KL penalty to the initial policy. Every ``checkpoint_steps`` a resumable checkpoint
 is written; rerunning the same command continues from it. Held-out pass@1 (``prm.policy.evaluate``)
@@ -28,7 +28,6 @@ from prm.grpo.config import GRPOConfig
 from prm.grpo.generator import Generator
 from prm.grpo.loss import BatchNorm, completion_log_probs, policy_loss
 from prm.grpo.metrics import MetricsWriter
-from prm.grpo.rewards import RewardResources, build_rewards, parse_reward_weights
 from prm.grpo.rollout import generate_rollout, rollout_tensors, score_rollout
 from prm.grpo.state import (
     batch_problems,
@@ -43,6 +42,7 @@ from prm.grpo.state import (
 from prm.policy.checkpoint import TrainState
 from prm.policy.evaluate import evaluate_policy
 from prm.policy.tokenizer import save_tokenizer
+from prm.rewards import RewardContext, build_rewards, parse_rewards
 from prm.runtime import stage_record, torch_threads
 from prm.sampling.base import SamplingConfig
 
@@ -175,16 +175,15 @@ def _step(context: dict[str, Any], state: TrainState, config: GRPOConfig) -> dic
 
 
 def _setup(config: GRPOConfig, out_dir: Path) -> tuple[dict[str, Any], TrainState]:
-    weights = parse_reward_weights(config.rewards)  # fail fast on a bad spec
+    terms = parse_rewards(config.rewards)  # fail fast on a bad spec
     found = restore(config, out_dir)
     model, tokenizer, reference = load_models(config, found)
     optimizer = make_optimizer(model, config)
     state = load_state(found, optimizer, config)
-    resources = RewardResources(prm=config.prm, prm_aggregation=config.prm_aggregation,
-                                max_tokens=config.max_new_tokens, device=config.device)
+    reward_context = RewardContext(prm=config.prm, device=config.device, max_new_tokens=config.max_new_tokens)
     context = {"model": model, "tokenizer": tokenizer, "reference": reference, "optimizer": optimizer,
                "problems": training_problems(config), "held_out": eval_problems(config),
-               "rewards": build_rewards(weights, resources)}
+               "rewards": build_rewards(terms, reward_context)}
     return context, state
 
 

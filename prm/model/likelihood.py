@@ -31,11 +31,10 @@ from typing import Any, Literal
 
 import torch
 
-from data.segment import split_steps
+from prm.lm import load_lm
 from prm.model.modeling import read_json_fields, warn_if_prompt_changed, write_json_fields
-from prm.model.scoring import check_item, pad_right
+from prm.model.scorer import ScorerBase, check_item, pad_right
 from prm.model.tags import encode_pieces
-from prm.policy.model import load_policy
 from prm.prompts import PLAIN_TEMPLATE
 from prm.runtime import inference_dtype, resolve_device
 
@@ -195,26 +194,23 @@ class StepFeaturizer:
         return results
 
 
-class LikelihoodScorer:
+class LikelihoodScorer(ScorerBase):
     """Step scores from a likelihood PRM folder; the same ``score``/``score_batch`` calls as ``PRMScorer``."""
+
+    format = "prm_math_likelihood"
 
     def __init__(self, model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
                  batch_size: int = 16, max_length: int | None = None) -> None:
         self.config = LikelihoodHead.load(model_path)
         self.device = resolve_device(device)
         # float32 unless asked, as in training: the head was fitted on float32 log-probabilities
-        model, self.tokenizer = load_policy(str(model_path), inference_dtype(dtype or "float32", self.device))
+        model, self.tokenizer = load_lm(model_path, inference_dtype(dtype or "float32", self.device))
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.featurizer = StepFeaturizer(self.model, self.tokenizer, self.config.step_separator,
                                          max_length or self.config.max_length, self.device)
         self.max_length = self.featurizer.max_length
         self.config.check_prompt(self.tokenizer)
-
-    def steps_of(self, steps_or_text: Sequence[str] | str) -> list[str]:
-        if isinstance(steps_or_text, str):
-            return split_steps(steps_or_text, self.config.segmentation)
-        return list(steps_or_text)
 
     def score_batch(self, items: Sequence[tuple[str, Sequence[str] | str]], batch_size: int | None = None
                     ) -> list[list[float | None]]:
@@ -225,6 +221,3 @@ class LikelihoodScorer:
                                            batch_size or self.batch_size)
         return [[*self.config.probabilities(v), *[None] * (len(s) - len(v))] for v, s in zip(vectors, steps,
                                                                                              strict=True)]
-
-    def score(self, problem: str, steps_or_text: Sequence[str] | str) -> list[float | None]:
-        return self.score_batch([(problem, steps_or_text)])[0]

@@ -19,14 +19,15 @@ from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
+from transformers import AutoConfig, PreTrainedModel
 
+from prm.lm import load_lm, load_tokenizer, save_tokenizer_portable
 from prm.model.tags import DEFAULT_STEP_TAG, IGNORE_INDEX
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 
 __all__ = [
     "DEFAULT_STEP_TAG", "PRM_CONFIG_FILE", "HeadType", "PRMConfig", "add_step_tag", "load_backbone",
-    "step_probabilities", "prm_loss", "head_module_name", "save_prm", "save_tokenizer_portable",
+    "step_probabilities", "prm_loss", "head_module_name", "save_prm",
     "read_json_fields", "write_json_fields", "warn_if_prompt_changed",
 ]  # fmt: skip
 
@@ -121,16 +122,13 @@ def load_backbone(
 
     Returns (model, tokenizer, tag id, whether the tag was added). Embeddings grow for a new tag.
     """
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(name_or_path)
     tag_id, added = add_step_tag(tokenizer, tag_token)
     names = ["incorrect", "correct"] if head == "two_class" else ["correct"]
     config = AutoConfig.from_pretrained(name_or_path, num_labels=NUM_LABELS[head],
                                         id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     config.classifier_dropout = head_dropout
-    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
-    model = AutoModelForTokenClassification.from_pretrained(name_or_path, config=config, **kwargs)
+    model, _ = load_lm(name_or_path, dtype, task="token_classification", config=config, tokenizer=tokenizer)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -166,18 +164,6 @@ def prm_loss(
     count = num_items if num_items is not None else mask.sum()
     count = count.to(losses.device).clamp(min=1) if torch.is_tensor(count) else max(int(count), 1)
     return losses.sum() / count
-
-
-def save_tokenizer_portable(tokenizer: Any, folder: str | Path) -> None:
-    """``save_pretrained``, naming the class ``PreTrainedTokenizerFast`` where transformers 5 wrote
-    ``TokenizersBackend`` (unknown to transformers 4, which some vLLM builds pin)."""
-    tokenizer.save_pretrained(str(folder))
-    path = Path(folder) / "tokenizer_config.json"
-    if path.exists():
-        config = json.loads(path.read_text(encoding="utf-8"))
-        if config.get("tokenizer_class") == "TokenizersBackend":
-            config["tokenizer_class"] = "PreTrainedTokenizerFast"
-            path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 def save_prm(model: PreTrainedModel, tokenizer: Any, prm_config: PRMConfig, folder: str | Path) -> Path:

@@ -2,16 +2,15 @@
 
 ::
 
-    from prm.model import PRMScorer, aggregate
+    from prm.model import PRMScorer, load_scorer
     scorer = PRMScorer("runs/prm-exact")
     scorer.score(problem, ["step one ...", "step two ... \\boxed{5}"])   # [0.93, 0.88]
     scorer.score(problem, "step one ...\\n\\nstep two ...")              # raw text: split into steps
     scorer.score_batch([(problem, steps_or_text), ...])                  # padding-aware batches
-    load_scorer(folder)              # PRMScorer, or LikelihoodScorer for a `--head likelihood` folder
-    aggregate(scores, "min")                                             # AGGREGATIONS: min, product, last, mean
+    load_scorer(folder)              # any format (prm.model.formats): PRMScorer for a `prm train` head
 
-``AGGREGATIONS`` is the project's one registry (:mod:`eval.aggregate`, shared with the best-of-N harness),
-re-exported here.
+One solution score from step scores: :func:`eval.aggregate.solution_score` (``min``, ``product``, ``last``,
+``mean``), the registry the best-of-N harness, the rewards and the server share.
 
 ``score_batch`` sorts solutions by length so each batch pads little, pads on the right (a causal
 backbone's earlier positions never see the padding) and runs one forward per batch. Steps that do not
@@ -49,62 +48,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from data.segment import split_steps
-from eval.aggregate import AGGREGATIONS
-from eval.aggregate import aggregate as eval_aggregate
+from prm.lm import load_lm
 from prm.model.modeling import PRMConfig, step_probabilities
+from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
 from prm.model.tags import TaggedSequence, encode_pieces, place_labels
 from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
 
-__all__ = ["AGGREGATIONS", "PRMScorer", "aggregate", "check_item", "load_scorer", "pad_right"]
+__all__ = ["PRMScorer"]
 
 logger = logging.getLogger(__name__)
 
-StepsOrText = Sequence[str] | str
-
-
-def aggregate(scores: Sequence[float | None], how: str = "min") -> float | None:
-    """One solution score from step scores with ``AGGREGATIONS[how]`` (None entries, steps past the length
-    limit, are skipped; None when nothing is left)."""
-    values = [float(s) for s in scores if s is not None]
-    if how not in AGGREGATIONS:
-        return eval_aggregate(values or [0.0], how)  # raises ValueError naming the known aggregations
-    return eval_aggregate(values, how) if values else None
-
-
-def pad_right(id_lists: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``input_ids`` and ``attention_mask`` [B, longest] with the token id lists padded on the right."""
-    width = max(len(ids) for ids in id_lists)
-    ids = torch.full((len(id_lists), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(id_lists), width), dtype=torch.long)
-    for row, seq in enumerate(id_lists):
-        ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-    return ids, mask
-
-
-def load_scorer(model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
-                batch_size: int = 16, max_length: int | None = None) -> Any:
-    """The scorer for any PRM folder ``prm train`` writes: :class:`PRMScorer` for a fine-tuned head,
-    :class:`prm.model.likelihood.LikelihoodScorer` for ``--head likelihood``. Both have ``score``,
-    ``score_batch``, ``steps_of`` and ``config.segmentation``."""
-    from prm.model.likelihood import LikelihoodScorer, is_likelihood_prm
-
-    kind = LikelihoodScorer if is_likelihood_prm(model_path) else PRMScorer
-    return kind(model_path, device=device, dtype=dtype, batch_size=batch_size, max_length=max_length)
-
-
-class PRMScorer:
+class PRMScorer(ScorerBase):
     """Step scores from a PRM folder written by ``prm train`` (or any folder with ``prm_config.json``)."""
+
+    format = "prm_math"
 
     def __init__(self, model_path: str | Path, device: str = "auto", dtype: torch.dtype | None = None,
                  batch_size: int = 16, max_length: int | None = None) -> None:
-        tokenizer = AutoTokenizer.from_pretrained(str(model_path))
         run_on = resolve_device(device)
         dtype = inference_dtype(dtype, run_on, checkpoint_dtype(str(model_path)))
-        model = AutoModelForTokenClassification.from_pretrained(str(model_path), dtype=dtype)
+        model, tokenizer = load_lm(model_path, dtype, task="token_classification")
         self._setup(model, tokenizer, PRMConfig.load(model_path), run_on, batch_size, max_length)
 
     @classmethod
@@ -126,12 +90,6 @@ class PRMScorer:
         self.max_length = max_length or positions or prm_config.max_length
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         prm_config.check_prompt(tokenizer)
-
-    def steps_of(self, steps_or_text: StepsOrText) -> list[str]:
-        """A step list as given, or raw text split with the model's segmentation."""
-        if isinstance(steps_or_text, str):
-            return split_steps(steps_or_text, self.config.segmentation)
-        return list(steps_or_text)
 
     def _pieces(self, problem: str, steps: Sequence[str]) -> tuple[list[int], list[list[int]]]:
         return encode_pieces(self.tokenizer, problem, steps, self.config.step_separator, self.config.tag_token)
@@ -180,10 +138,6 @@ class PRMScorer:
         checked = [check_item(index, item) for index, item in enumerate(items)]
         return self.score_encoded([self.encode(problem, steps) for problem, steps in checked], batch_size)
 
-    def score(self, problem: str, steps_or_text: StepsOrText) -> list[float | None]:
-        """P(correct) of every step of one solution (one forward pass)."""
-        return self.score_batch([(problem, steps_or_text)])[0]
-
     def encode_prefixes(self, problem: str, steps_or_text: StepsOrText) -> list[TaggedSequence]:
         """One sequence per step prefix (prompt + steps 1..j with their tags) that fits in max_length."""
         prompt_ids, step_ids = self._pieces(problem, self.steps_of(steps_or_text))
@@ -198,29 +152,3 @@ class PRMScorer:
     def score_per_prefix(self, problem: str, steps_or_text: StepsOrText) -> list[float]:
         """The slow reference: one forward per step prefix, reading the last tag each time."""
         return [self.forward_tags([seq])[0][-1] for seq in self.encode_prefixes(problem, steps_or_text)]
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{where} should be a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(f"{where} holds an unpaired surrogate at character {error.start} (not valid Unicode)"
-                         ) from None
-    return value
-
-
-def check_item(index: int, item: Any) -> tuple[str, StepsOrText]:
-    """``item`` as a (problem, steps or text) pair; ValueError naming item ``index`` and the bad part."""
-    where = f"item {index}"
-    if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 2:
-        raise ValueError(f"{where} should be a (problem, steps or text) pair, got {type(item).__name__} "
-                         f"{str(item)[:60]!r}")
-    problem, steps = item
-    _text(problem, f"{where}: the problem")
-    if isinstance(steps, str):
-        return problem, _text(steps, f"{where}: the solution text")
-    if not isinstance(steps, Sequence):
-        raise ValueError(f"{where}: the steps should be a list of strings or a text, got {type(steps).__name__}")
-    return problem, [_text(step, f"{where}: step {i}") for i, step in enumerate(steps)]

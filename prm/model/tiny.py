@@ -18,7 +18,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
-from prm.model.modeling import HeadType, PRMConfig, load_backbone, save_prm, save_tokenizer_portable
+from prm.lm import save_tokenizer_portable
+from prm.model.modeling import HeadType, PRMConfig, load_backbone, save_prm
 
 __all__ = ["tiny_tokenizer", "tiny_llama", "save_tiny_backbone", "tiny_prm", "save_tiny_prm"]
 

@@ -1,8 +1,8 @@
 """The policy model: a small Llama-style causal LM built from scratch, or any Hugging Face causal LM.
 
 :func:`new_model` sizes a :class:`transformers.LlamaForCausalLM` for a tokenizer (head size at least
-32, the smallest vLLM's CPU attention supports; tied input and output embeddings). :func:`load_policy`
-loads a saved folder or a hub id with its tokenizer and makes sure the tokenizer has a pad token.
+32, the smallest vLLM's CPU attention supports; tied input and output embeddings). Saved policies load
+with :func:`prm.lm.load_lm`, like every other model of the project.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import logging
 from dataclasses import dataclass
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+from transformers import LlamaConfig, LlamaForCausalLM
 
-__all__ = ["ModelSize", "MIN_HEAD_DIM", "new_model", "load_policy", "count_parameters"]
+from prm.lm import count_parameters
+
+__all__ = ["ModelSize", "MIN_HEAD_DIM", "new_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,21 +61,3 @@ def new_model(size: ModelSize, vocab_size: int, eos_token_id: int, pad_token_id:
     logger.info("new Llama policy: %d parameters, hidden %d, %d layers, %d heads of %d",
                 count_parameters(model), size.hidden_size, size.num_layers, size.num_heads, size.head_dim)
     return model
-
-
-def load_policy(name_or_path: str, dtype: torch.dtype | None = None) -> tuple[PreTrainedModel, object]:
-    """A causal LM and its tokenizer from a folder or hub id; the tokenizer gets a pad token if it lacks one."""
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype) if dtype else \
-        AutoModelForCausalLM.from_pretrained(name_or_path)
-    if model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-    logger.info("loaded %s: %d parameters", name_or_path, count_parameters(model))
-    return model, tokenizer
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    """Distinct trainable and frozen parameters (tied embeddings counted once)."""
-    return sum(p.numel() for p in model.parameters())

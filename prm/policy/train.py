@@ -30,10 +30,11 @@ from typing import Any
 
 import torch
 
+from prm.lm import count_parameters, load_lm
 from prm.policy.checkpoint import CHECKPOINT_DIR, TrainState, find_checkpoint, load_checkpoint, save_checkpoint
 from prm.policy.config import PolicyTrainConfig
 from prm.policy.data import Example, collate, encode_examples, epoch_batches, load_problems, synthetic_problems
-from prm.policy.model import ModelSize, count_parameters, load_policy, new_model
+from prm.policy.model import ModelSize, new_model
 from prm.policy.tokenizer import save_tokenizer, train_tokenizer
 from prm.prompts import build_prompt
 from prm.runtime import budget_record, precision_name, resolve_device, stage_record, torch_threads, use_bf16
@@ -137,9 +138,9 @@ def _setup(config: PolicyTrainConfig, out_dir: Path, device: torch.device) -> tu
                               "another --out-dir")
     problems = _problems(config)
     if checkpoint is not None:
-        model, tokenizer = load_policy(str(checkpoint))
+        model, tokenizer = load_lm(str(checkpoint))
     elif config.model:
-        model, tokenizer = load_policy(config.model)
+        model, tokenizer = load_lm(config.model)
     else:
         model, tokenizer = _new_policy(config, problems)
     model.to(device)

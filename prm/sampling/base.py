@@ -28,14 +28,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from data.segment import STEP_SEPARATOR
+
 __all__ = [
     "STEP_SEPARATOR", "BACKENDS", "Completion", "Sampler", "SamplingConfig",
-    "check_prompts", "cut_at_stop", "encode_prompt", "load_tokenizer", "resolve_backend",
+    "check_prompts", "cut_at_stop", "encode_prompt", "resolve_backend",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
-STEP_SEPARATOR = "\n\n"
 BACKENDS = ("vllm", "hf")
 FinishReason = Literal["stop", "length"]
 
@@ -105,13 +106,6 @@ class Sampler(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def load_tokenizer(path: str, **kwargs: Any) -> Any:
-    """The Hugging Face tokenizer of a model folder or hub id."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path, **kwargs)
 
 
 def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:

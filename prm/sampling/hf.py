@@ -14,8 +14,9 @@ import logging
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, GenerationConfig, StoppingCriteria, StoppingCriteriaList
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
+from prm.lm import load_lm
 from prm.runtime import checkpoint_dtype, dtype_name, inference_dtype, resolve_device
 from prm.sampling.base import (
     Completion,
@@ -24,7 +25,6 @@ from prm.sampling.base import (
     check_prompts,
     cut_at_stop,
     encode_prompt,
-    load_tokenizer,
 )
 
 __all__ = ["HFSampler"]
@@ -73,8 +73,8 @@ class HFSampler(Sampler):
         self.device = resolve_device(device)
         if isinstance(model, str):
             torch_dtype = inference_dtype(dtype, self.device, checkpoint_dtype(model))
-            self.tokenizer = tokenizer or load_tokenizer(model)
-            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(self.device)
+            loaded, self.tokenizer = load_lm(model, torch_dtype, tokenizer=tokenizer)
+            self.model = loaded.to(self.device)
         else:
             if tokenizer is None:
                 raise ValueError("a loaded model needs its tokenizer")

@@ -19,7 +19,8 @@ import logging
 import time
 from typing import Any
 
-from prm.sampling.base import Completion, Sampler, SamplingConfig, check_prompts, encode_prompt, load_tokenizer
+from prm.lm import load_tokenizer
+from prm.sampling.base import Completion, Sampler, SamplingConfig, check_prompts, encode_prompt
 
 __all__ = ["VLLMSampler"]
 

@@ -40,10 +40,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_scorer(config: ServeConfig) -> Any | None:
-    """The scorer of ``config.prm``, fine-tuned or likelihood PRM (torch is imported only when one is served)."""
+    """The scorer of ``config.prm``, in any format (torch is imported only when one is served)."""
     if not config.prm:
         return None
-    from prm.model.scoring import load_scorer as load_prm_scorer
+    from prm.model.formats import load_scorer as load_prm_scorer
     from prm.runtime import set_threads
 
     set_threads(config.threads)
@@ -110,7 +110,7 @@ def _add_routes(app: FastAPI, service: ScoringService, metrics: Metrics) -> None
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "prm": config.prm if service.scorer is not None else None,
-                "reward": config.reward_mode(), "aggregation": config.aggregation,
+                "rewards": config.reward_spec(), "aggregation": config.aggregation,
                 "aggregations": list(AGGREGATIONS), "max_batch": config.max_batch, "max_wait_ms": config.max_wait_ms}
 
     @app.get("/metrics", response_model=None)

@@ -119,7 +119,7 @@ def remote_reward(url: str, label_column: str = "answer", timeout: float = 60.0,
                   name: str = "remote_reward") -> RewardFunction:
     """A TRL reward function ``f(prompts, completions, **columns) -> list[float | None]`` served by ``url``.
 
-    The server's ``--reward`` mode decides what the reward is; the labels come from the dataset column
+    The server's ``--rewards`` spec decides what the reward is; the labels come from the dataset column
     ``label_column`` when present (None entries and a missing column give the server no label).
     """
     client = RewardClient(url, timeout=timeout, retries=retries)

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 __all__ = ["ServeConfig", "ScoreItem", "ScoreRequest", "VerifyPair", "VerifyRequest", "RewardRequest",
            "RequestError", "check_count", "check_limits", "item_limit_errors", "format_validation_errors",
-           "REWARD_MODES"]
+           "SERVE_COLUMNS"]
 
-REWARD_MODES = ("auto", "answer", "prm", "answer+prm")
+# what /get_reward can give a reward: the label (gold answer) and the prompt (problem text)
+SERVE_COLUMNS = ("answer", "problem")
 
 
 @dataclass
@@ -31,24 +32,26 @@ class ServeConfig:
     forward_batch: int = field(default=8, metadata={"help": "solutions per forward pass within a merged batch, "
                                                             "sorted by length (8 was fastest for a tiny PRM on CPU; "
                                                             "on a GPU use --max-batch)"})
-    reward: Literal["auto", "answer", "prm", "answer+prm"] = field(
-        default="auto", metadata={"help": "/get_reward: answer check, aggregated PRM score, or their sum "
-                                          "(auto: answer+prm with --prm, answer without)"})
-    aggregation: str = field(default="min", metadata={"help": "default step-score aggregation (eval.aggregate)"})
+    rewards: str | None = field(default=None, metadata={
+        "help": "/get_reward: a reward spec (prm.rewards) of answer and prm_outcome terms, e.g. 'answer', "
+                "'prm_outcome@last', 'answer,prm_outcome:0.5' (default: answer,prm_outcome@AGGREGATION with --prm, "
+                "answer without)"})
+    aggregation: str = field(default="min", metadata={"help": "/score's default step-score aggregation, and the "
+                                                              "default reward's (eval.aggregate)"})
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto uses a GPU if present"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
-    verify_workers: int = field(default=2, metadata={"help": "threads (and sympy sandboxes) for answer checks"})
-    verify_timeout_s: float = field(default=3.0, metadata={"help": "sympy budget per answer check, in seconds"})
+    workers: int = field(default=2, metadata={"help": "answer-check workers: threads (and sympy sandboxes)"})
+    timeout_s: float = field(default=3.0, metadata={"help": "sympy budget per answer check, in seconds"})
     max_body_bytes: int = field(default=8 << 20, metadata={"help": "largest request body accepted (413 above)"})
     max_items: int = field(default=256, metadata={"help": "most items / pairs / queries per request"})
-    max_steps: int = field(default=128, metadata={"help": "most steps per solution"})
+    max_steps_per_item: int = field(default=128, metadata={"help": "most steps per solution"})
     max_chars: int = field(default=32_000, metadata={"help": "most characters per item (all its text fields)"})
 
-    def reward_mode(self) -> str:
-        """The effective /get_reward mode ("auto" resolved)."""
-        if self.reward == "auto":
-            return "answer+prm" if self.prm else "answer"
-        return self.reward
+    def reward_spec(self) -> str:
+        """The /get_reward spec, the default resolved."""
+        if self.rewards:
+            return self.rewards
+        return f"answer,prm_outcome@{self.aggregation}" if self.prm else "answer"
 
 
 class RequestError(ValueError):
@@ -152,8 +155,8 @@ def item_limit_errors(config: ServeConfig, kind: str, items: Sequence[Fields],
             parts = ", ".join(f"{name} {size}" for name, size in sizes.items())
             errors[index] = f"{kind}[{index}]: {total} characters ({parts}) > limit {config.max_chars}"
     for index, count in enumerate(step_counts or []):
-        if count is not None and count > config.max_steps and index not in errors:
-            errors[index] = f"{kind}[{index}].steps: {count} steps > limit {config.max_steps}"
+        if count is not None and count > config.max_steps_per_item and index not in errors:
+            errors[index] = f"{kind}[{index}].steps: {count} steps > limit {config.max_steps_per_item}"
     return errors
 
 

@@ -1,10 +1,12 @@
 """What the server computes, apart from HTTP: PRM step scores through the dynamic batcher, answer checks
 through the verifier in a thread pool, and OpenRLHF-style rewards combining the two.
 
-``/get_reward`` modes: ``answer`` (1.0 / 0.0 by the sympy check against the label; None when the label
-is missing or unparsable), ``prm`` (the aggregated PRM score of the response's steps), ``answer+prm``
-(their sum; None when either is None). Items over a per-item limit get None and a line in
-``extra_logs["errors"]``, so one degenerate completion does not fail a trainer's whole batch.
+``/get_reward`` computes the ``--rewards`` spec (:mod:`prm.rewards`) of ``answer`` (1.0 / 0.0 by the sympy
+check against the label; None when the label is missing or unparsable) and ``prm_outcome`` (the response's
+PRM step scores aggregated, :func:`prm.rewards.outcome_score`) terms, combined by :func:`prm.rewards.combine`
+(the weighted sum; None when a term is None). The PRM scores go through the dynamic batcher, so the reward
+functions' own PRM calls are not used here; the rules are theirs. Items over a per-item limit get None and a
+line in ``extra_logs["errors"]``, so one degenerate completion does not fail a trainer's whole batch.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from eval.aggregate import AGGREGATIONS
+from eval.aggregate import AGGREGATIONS, solution_score
+from prm.rewards import AnswerReward, RewardTerm, combine, outcome_score, parse_rewards
 from prm.serve.batcher import DynamicBatcher
-from prm.serve.schemas import RequestError, RewardRequest, ServeConfig, check_count, check_limits, item_limit_errors
-from verifiers import Status, VerifyConfig, verify_many
+from prm.serve.schemas import (
+    SERVE_COLUMNS,
+    RequestError,
+    RewardRequest,
+    ServeConfig,
+    check_count,
+    check_limits,
+    item_limit_errors,
+)
+from verifiers import VerifyConfig, verify_many
 from verifiers.verify import Verdict
 
 __all__ = ["ScoringService", "split_response", "verdict_json"]
@@ -46,26 +57,26 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             "reason": verdict.reason[:_REASON_CHARS]}
 
 
-def _aggregate(scores: Sequence[float | None], how: str) -> float | None:
-    values = [float(s) for s in scores if s is not None]
-    return AGGREGATIONS[how](values) if values else None
-
-
 class ScoringService:
     """The PRM (optional) behind a :class:`DynamicBatcher`, and the verifier behind a thread pool."""
 
     def __init__(self, config: ServeConfig, scorer: Any | None = None) -> None:
         if config.aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {config.aggregation!r}; known: {', '.join(AGGREGATIONS)}")
-        if scorer is None and config.reward_mode() != "answer":
-            raise ValueError(f"--reward {config.reward} needs a PRM (--prm PATH)")
+        self.terms: list[RewardTerm] = parse_rewards(config.reward_spec(), available=SERVE_COLUMNS)
+        if any(term.name == "prm_process" for term in self.terms):
+            raise ValueError(f"--rewards {config.reward_spec()}: /get_reward gives one number per query; "
+                             "prm_process gives one per step (use /score for step scores)")
+        if scorer is None and any(term.name != "answer" for term in self.terms):
+            raise ValueError(f"--rewards {config.reward_spec()} needs a PRM (--prm PATH)")
         self.config = config
         self.scorer = scorer
         self.batcher: DynamicBatcher[Item, list[float | None]] | None = None
         if scorer is not None:
             self.batcher = DynamicBatcher(self._score_batch, config.max_batch, config.max_wait_ms / 1000, "prm-batch")
-        self.verify_config = VerifyConfig(timeout_s=config.verify_timeout_s)
-        self._verify_pool = ThreadPoolExecutor(max(1, config.verify_workers), thread_name_prefix="serve-verify")
+        self.verify_config = VerifyConfig(timeout_s=config.timeout_s)
+        self.answer_reward = AnswerReward(workers=config.workers, config=self.verify_config, name="answer")
+        self._verify_pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="serve-verify")
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -103,59 +114,47 @@ class ScoringService:
                  for item in raw_items]
         check_limits(self.config, "items", texts, [len(steps) for _, steps in items])
         scores = await self.step_scores(items)
-        return [{"step_scores": s, "score": _aggregate(s, how)} for s in scores]
+        return [{"step_scores": s, "score": solution_score(s, how)} for s in scores]
 
     async def verify(self, pairs: Sequence[tuple[str, str]]) -> list[Verdict]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._verify_pool, lambda: verify_many(
-            pairs, workers=self.config.verify_workers, config=self.verify_config))
+            pairs, workers=self.config.workers, config=self.verify_config))
 
     async def answer_rewards(self, responses: Sequence[str], labels: Sequence[str | None] | None
                              ) -> list[float | None]:
-        """1.0 / 0.0 by the answer check; None where the label is missing or unparsable."""
-        labels = labels or [None] * len(responses)
-        todo = [i for i, label in enumerate(labels) if label is not None]
-        verdicts = await self.verify([(str(labels[i]), responses[i]) for i in todo])
-        rewards: list[float | None] = [None] * len(responses)
-        for index, verdict in zip(todo, verdicts, strict=True):
-            if verdict.unparsable_side != "gold":
-                rewards[index] = 1.0 if verdict.status is Status.EQUAL else 0.0
-        return rewards
+        """The ``answer`` reward: 1.0 / 0.0 by the answer check; None where the label is missing or unparsable."""
+        golds = list(labels) if labels else [None] * len(responses)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._verify_pool, lambda: self.answer_reward(None, responses,
+                                                                                        answer=golds))
 
     async def get_reward(self, request: RewardRequest) -> dict[str, Any]:
         """OpenRLHF's remote reward model reply: rewards, scores (the same values) and per-item logs."""
-        mode = self.config.reward_mode()
         check_count(self.config, "query", len(request.query))
         prompts = request.prompts or [None] * len(request.query)
         responses = [split_response(q, p) for q, p in zip(request.query, prompts, strict=True)]
         labels = request.labels or [None] * len(request.query)
         texts = [{"query": q, "prompts": p, "labels": label}
                  for q, p, label in zip(request.query, prompts, labels, strict=True)]
-        steps = [self.steps_of(r) for r in responses] if "prm" in mode else None
+        prm_terms = [term for term in self.terms if term.name == "prm_outcome"]
+        steps = [self.steps_of(r) for r in responses] if prm_terms else None
         errors = item_limit_errors(self.config, "query", texts, [len(s) for s in steps] if steps else None)
         logs: dict[str, Any] = {}
-        answer = prm = None
-        if "answer" in mode:
-            answer = await self.answer_rewards(responses, request.labels)
-            logs["answer_reward"] = answer
+        values: dict[str, list[float | None]] = {}
+        if any(term.name == "answer" for term in self.terms):
+            values["answer"] = logs["answer_reward"] = await self.answer_rewards(responses, request.labels)
         if steps is not None:
             items = [(p or "", [] if i in errors else s) for i, (p, s) in enumerate(zip(prompts, steps, strict=True))]
             step_scores = await self.step_scores(items)
-            prm = [None if i in errors else _aggregate(s, self.config.aggregation) for i, s in enumerate(step_scores)]
-            logs["prm_score"], logs["step_scores"] = prm, step_scores
-        rewards = [self._combine(answer[i] if answer else None, prm[i] if prm else None, mode)
-                   for i in range(len(responses))]
+            how = prm_terms[0].aggregation or "min"
+            values["prm_outcome"] = logs["prm_score"] = [None if i in errors else outcome_score(s, how)
+                                                         for i, s in enumerate(step_scores)]
+            logs["step_scores"] = step_scores
+        rewards = combine(values, {term.name: term.weight for term in self.terms})
         rewards = [None if i in errors else r for i, r in enumerate(rewards)]
         if errors:
             logs["errors"] = [errors[i] for i in sorted(errors)]
             logger.warning("/get_reward: %d of %d items over a limit get no reward (first: %s)", len(errors),
                            len(rewards), logs["errors"][0])
         return {"rewards": rewards, "scores": rewards, "extra_logs": logs}
-
-    @staticmethod
-    def _combine(answer: float | None, prm: float | None, mode: str) -> float | None:
-        if mode == "answer":
-            return answer
-        if mode == "prm":
-            return prm
-        return None if answer is None or prm is None else answer + prm

@@ -1,5 +1,6 @@
 """PRM training with the Hugging Face Trainer: options (``config``), data and batching (``data``),
-``TrainingArguments`` and callbacks (``args``), held-out metrics (``metrics``) and the run (``trainer``).
+``TrainingArguments`` and callbacks (``args``), held-out metrics (``metrics``), the fine-tuned heads' run
+(``trainer``), the likelihood PRM's fit (``likelihood``), the result (``result``) and the entry point (``run``).
 
 ::
 
@@ -8,6 +9,7 @@
 """
 
 from prm.train.config import TrainConfig
-from prm.train.trainer import TrainResult, train_prm
+from prm.train.result import TrainResult
+from prm.train.run import train_prm
 
 __all__ = ["TrainConfig", "TrainResult", "train_prm"]

@@ -24,9 +24,12 @@ from typing import Any
 import torch
 
 from data.records import StepwiseRow
+from data.stepwise import load_stepwise
 from prm.model.tags import IGNORE_INDEX, TaggedSequence, encode_solution, is_complete, outcome_labels
+from prm.train.config import TrainConfig
 
-__all__ = ["EncodeStats", "PRMCollator", "TaggedDataset", "encode_rows", "row_labels", "split_rows"]
+__all__ = ["EncodeStats", "PRMCollator", "TaggedDataset", "encode_rows", "load_training_rows", "row_labels",
+           "split_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +129,19 @@ class PRMCollator:
             mask[row, :n] = 1
             labels[row, :n] = torch.tensor(feature["labels"], dtype=torch.float32)
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def load_training_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
+    rows = load_stepwise(config.data)
+    if config.eval_data:
+        train, held_out = rows, load_stepwise(config.eval_data)
+    elif config.eval_fraction > 0:
+        train, held_out = split_rows(rows, config.eval_fraction, config.seed)
+    else:
+        train, held_out = rows, []
+    if config.limit > 0:
+        train = train[: config.limit]
+    if config.eval_limit > 0:
+        held_out = held_out[: config.eval_limit]
+    logger.info("%d training rows, %d evaluation rows", len(train), len(held_out))
+    return train, held_out

@@ -16,10 +16,8 @@ descent, the head's six numbers are fitted.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +25,15 @@ import torch
 
 from data.journal import RowJournal
 from data.records import StepwiseRow
+from prm.lm import load_lm, save_tokenizer_portable
 from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head
-from prm.model.modeling import save_tokenizer_portable
-from prm.policy.model import load_policy
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 from prm.runtime import dtype_name, inference_dtype, resolve_device, stage_record, torch_threads
 from prm.train.args import peak_memory_mb
 from prm.train.config import TrainConfig
-from prm.train.data import row_labels
+from prm.train.data import load_training_rows, row_labels
 from prm.train.metrics import step_metrics
-from prm.train.trainer import METRICS_FILE, TrainResult, load_training_rows
+from prm.train.result import TrainResult, write_train_metrics
 
 __all__ = ["train_likelihood_prm"]
 
@@ -49,7 +46,7 @@ def _load_lm(config: TrainConfig) -> tuple[Any, Any, torch.device]:
     device = resolve_device(config.device)
     # bf16 log-probabilities are coarse (8 bits of mantissa): float32 on every device unless --bf16 asks
     dtype = inference_dtype("bfloat16" if config.bf16 else "float32", device)
-    model, tokenizer = load_policy(config.model, dtype)
+    model, tokenizer = load_lm(config.model, dtype)
     model = model.to(device).eval()
     return model, tokenizer, device
 
@@ -137,7 +134,6 @@ def train_likelihood_prm(config: TrainConfig) -> TrainResult:
                          train_seconds=seconds, peak_memory_mb=peak_memory_mb(),
                          runtime=stage_record(device, dtype_name(next(model.parameters()).dtype),
                                               None, rows_per_s=(len(train_rows) + len(eval_rows)) / seconds))
-    record = {**asdict(result), "out": str(out), "config": asdict(config)}
-    (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_train_metrics(result, config)
     logger.info("saved the likelihood PRM to %s (%.0f s)", out, seconds)
     return result

@@ -2,7 +2,7 @@
 
 ::
 
-    from prm.train import TrainConfig, train_prm
+    from prm.train import TrainConfig, train_prm          # prm.train.run dispatches on --head
     result = train_prm(TrainConfig(data="data/stepwise.jsonl", model="runs/policy-default", out="runs/prm"))
     result.metrics["eval_step_auc"]
 
@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import shutil
-from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,55 +33,21 @@ import torch
 from transformers import Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
-from data.records import StepwiseRow
-from data.stepwise import load_stepwise
-from prm.model.modeling import PRMConfig, head_module_name, load_backbone, prm_loss, save_prm, save_tokenizer_portable
+from prm.lm import save_tokenizer_portable
+from prm.model.modeling import PRMConfig, head_module_name, load_backbone, prm_loss, save_prm
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 from prm.runtime import budget_record, precision_name, resolve_device, stage_record, torch_threads, use_bf16
 from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, training_arguments
 from prm.train.config import TrainConfig
-from prm.train.data import PRMCollator, TaggedDataset, encode_rows, split_rows
+from prm.train.data import PRMCollator, TaggedDataset, encode_rows, load_training_rows
 from prm.train.metrics import make_compute_metrics, make_preprocess_logits
+from prm.train.result import TrainResult, write_train_metrics
 
-__all__ = ["TrainResult", "train_prm", "apply_lora"]
+__all__ = ["apply_lora", "train_head_prm"]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
-METRICS_FILE = "train_metrics.json"
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: the output folder, final eval metrics and throughput."""
-
-    out: Path
-    metrics: dict[str, float] = field(default_factory=dict)
-    global_step: int = 0
-    train_rows: int = 0
-    eval_rows: int = 0
-    train_seconds: float = 0.0
-    tokens_per_second: float = 0.0
-    peak_memory_mb: float = 0.0
-    train_loss: float = float("nan")
-    main_process: bool = True  # False on the other ranks of a distributed run (they do not write)
-    runtime: dict[str, Any] = field(default_factory=dict)  # machine, device, precision, budget (prm.runtime)
-
-
-def load_training_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
-    rows = load_stepwise(config.data)
-    if config.eval_data:
-        train, held_out = rows, load_stepwise(config.eval_data)
-    elif config.eval_fraction > 0:
-        train, held_out = split_rows(rows, config.eval_fraction, config.seed)
-    else:
-        train, held_out = rows, []
-    if config.limit > 0:
-        train = train[: config.limit]
-    if config.eval_limit > 0:
-        held_out = held_out[: config.eval_limit]
-    logger.info("%d training rows, %d evaluation rows", len(train), len(held_out))
-    return train, held_out
 
 
 def apply_lora(model: Any, config: TrainConfig, tag_id: int, tag_added: bool) -> Any:
@@ -111,15 +76,6 @@ def _prm_config(config: TrainConfig, tokenizer: Any, tag_id: int) -> PRMConfig:
                      step_separator=config.step_separator, segmentation=config.segmentation,
                      prompt_template=CHAT_INSTRUCTION if chat else PLAIN_TEMPLATE, uses_chat_template=chat,
                      objective="outcome" if config.outcome else "process", max_length=config.max_length)
-
-
-def _validate(config: TrainConfig) -> None:
-    if not config.data or not config.out:
-        raise ValueError("--data and --out are required")
-    if not 0 <= config.eval_fraction < 1:
-        raise ValueError(f"--eval-fraction should be in [0, 1), got {config.eval_fraction}")
-    if config.max_length < 8:
-        raise ValueError(f"--max-length {config.max_length} is too small")
 
 
 def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tuple[Any, Any],
@@ -163,13 +119,8 @@ def _resume_point(config: TrainConfig) -> str | None:
     return last
 
 
-def train_prm(config: TrainConfig) -> TrainResult:
-    """Train, evaluate and save a PRM as described in the module docstring."""
-    _validate(config)
-    if config.head == "likelihood":
-        from prm.train.likelihood import train_likelihood_prm
-
-        return train_likelihood_prm(config)
+def train_head_prm(config: TrainConfig) -> TrainResult:
+    """Train, evaluate and save a PRM with a two_class or scalar head, as the module docstring describes."""
     with torch_threads(config.threads):
         return _train(config)
 
@@ -208,8 +159,7 @@ def _train(config: TrainConfig) -> TrainResult:
                              budget_record(done, planned, config.minutes, budget.elapsed_s)),
     )
     if result.main_process:
-        record = {**asdict(result), "out": str(out), "config": asdict(config)}
-        (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_train_metrics(result, config)
     return result
 
 

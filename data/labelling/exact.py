@@ -13,8 +13,9 @@
 
 GSM8K solutions are labelled line by line: the calculator annotations ``<<48/2=24>>`` are the claims
 and the final ``#### N`` line is the answer, never a step. :func:`label_samples` applies this to
-:class:`~data.records.Sample` records joined to their problems; records that cannot be labelled are
-skipped and counted by reason, never silently.
+:class:`~data.records.Sample` records joined to their problems, :func:`label_references` to the
+problems' own reference solutions; records that cannot be labelled are skipped and counted by reason,
+never silently.
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ __all__ = [
     "AfterError",
     "LabelResult",
     "Unlabellable",
+    "MissingAnswer",
     "exact_labels",
+    "judged_steps",
+    "label_references",
     "label_samples",
     "make_row",
+    "reference_steps",
     "solution_steps",
     "split_answer_line",
 ]
@@ -79,6 +84,11 @@ def split_answer_line(steps: list[str]) -> tuple[list[str], str | None]:
     answer = matches[-1]
     rest = (last[: answer.start()] + last[answer.end():]).strip()
     return head + ([rest] if rest else []), answer.group(0).strip()
+
+
+def judged_steps(steps: list[str]) -> tuple[list[str], str | None]:
+    """The steps :func:`exact_labels` judges (blank ones left out, a ``#### N`` line taken out) and that line."""
+    return split_answer_line([s for s in steps if s.strip()])
 
 
 def _step_verdict(step: str) -> tuple[bool, str]:
@@ -127,7 +137,7 @@ def exact_labels(
         raise ValueError(f"after_error should be one of {AFTER_ERROR_CHOICES}, got {after_error!r}")
     if not str(gold).strip():
         raise Unlabellable("empty gold answer")
-    steps, answer_line = split_answer_line([s for s in steps if s.strip()])
+    steps, answer_line = judged_steps(steps)
     if not steps:
         raise Unlabellable("no steps")
     reasons, first_error = [], -1
@@ -195,6 +205,13 @@ def solution_steps(text: str, source: str = "", mode: str = "auto") -> list[str]
     return steps
 
 
+def reference_steps(problem: Problem, split_mode: str = "auto") -> list[str]:
+    """The steps of ``problem``'s reference solution (see :func:`solution_steps`); Unlabellable if it has none."""
+    if not (problem.solution or "").strip():
+        raise Unlabellable("no reference solution")
+    return solution_steps(problem.solution or "", problem.source, split_mode)
+
+
 def make_row(prompt: str, result: LabelResult, **meta: object) -> StepwiseRow:
     """A :class:`StepwiseRow` of a labelled solution; ``meta`` (source, ids ...) goes to ``extra``."""
     extra = {**meta, "first_error": result.first_error}
@@ -256,4 +273,31 @@ def label_samples(
                              sample_idx=sample.sample_idx, label_method="exact",
                              answer_correct=verify(problem.answer, sample.text, config=config).is_equal))
     log_skipped("exact labels", skipped, total)
+    return rows
+
+
+def label_references(
+    problems: Iterable[Problem],
+    after_error: AfterError = "drop",
+    *,
+    split_mode: str = "auto",
+    missing_answer: MissingAnswer = "wrong",
+    skipped: collections.Counter | None = None,
+) -> list[StepwiseRow]:
+    """Exact-label every problem's own reference solution, cut into steps by ``split_mode``.
+
+    Problems whose reference cannot be labelled (none, empty gold ...) are counted by reason in
+    ``skipped`` (when given).
+    """
+    skipped = collections.Counter() if skipped is None else skipped
+    rows = []
+    for problem in problems:
+        try:
+            steps = reference_steps(problem, split_mode)
+            result = exact_labels(steps, problem.answer, after_error, missing_answer=missing_answer)
+        except Unlabellable as error:
+            skipped[str(error)] += 1
+            continue
+        rows.append(make_row(problem.problem, result, source=problem.source, problem_id=problem.id,
+                             label_method="exact"))
     return rows

@@ -7,39 +7,68 @@ label is the fraction that do. The last prefix is the whole solution: it is not 
 its own final answer (all ``k`` or none of its completions count as correct), as in Math-Shepherd, so a
 policy rambling on after a finished solution cannot relabel it::
 
-    from prm.mc_labels import MCItem, mc_label, mc_rows
+    from data.labelling.monte_carlo import mc_items, mc_label, mc_rows
     with make_sampler("vllm", "runs/policy-default") as sampler:
+        items = mc_items(problems, samples, prompt=lambda text: build_prompt(text, sampler.tokenizer))
         results = mc_label(sampler, items, k=8, params=SamplingConfig(temperature=1.0, max_tokens=256))
     rows = mc_rows(results, label="soft")
 
 All prefixes of many solutions go to ONE ``generate`` call (per chunk of ``chunk`` solutions); the
 prefixes of one solution share their prompt prefix, which vLLM's prefix caching reuses.
+:func:`mc_label_journalled` does the same, resumably: each chunk's counts are journalled as they exist.
 
-:func:`consensus_filter` (pure) keeps only the rows whose MC first error (first hard 0) equals another
-labeller's first error; :func:`agreement` measures how often MC and exact labels agree.
+Torch-free: the policy is any object with ``generate(prompts, n, params)`` (:class:`RolloutSampler`;
+``prm.sampling``'s samplers are such objects), so this module never imports a sampling backend.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
 
-from data.labels import LabelResult
-from data.records import StepwiseRow
-from prm.sampling.base import STEP_SEPARATOR, Sampler, SamplingConfig
+from data.journal import RowJournal
+from data.labelling.exact import judged_steps, solution_steps
+from data.records import Problem, Sample, StepwiseRow
+from data.segment import STEP_SEPARATOR
 from verifiers import Status, VerifyConfig, verify_many
 
 __all__ = [
-    "MCItem", "MCResult", "agreement", "consensus_filter", "first_error", "mc_label", "mc_rows",
-    "prefix_texts",
+    "MCItem", "MCResult", "RolloutParams", "RolloutSampler", "first_error", "mc_items", "mc_label",
+    "mc_label_journalled", "mc_rows", "prefix_texts",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 LabelKind = Literal["soft", "hard"]
+
+
+class RolloutParams(Protocol):
+    """Sampling settings (``prm.sampling.SamplingConfig``): a dataclass, re-seeded chunk by chunk."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def seed(self) -> int | None: ...
+
+    @property
+    def greedy(self) -> bool: ...
+
+
+class Rollout(Protocol):
+    """One completion of a step prefix: only its text is read."""
+
+    @property
+    def text(self) -> str: ...
+
+
+class RolloutSampler(Protocol):
+    """A policy: for every prompt, ``n`` completions (``prm.sampling.Sampler.generate``)."""
+
+    def generate(self, prompts: list[str], n: int, params: Any) -> Sequence[Sequence[Rollout]]: ...
 
 
 @dataclass
@@ -84,12 +113,59 @@ def prefix_texts(steps: Sequence[str]) -> list[str]:
     return [STEP_SEPARATOR.join(steps[: j + 1]) for j in range(len(steps))]
 
 
+def _solutions(
+    problems: Sequence[Problem], samples: Iterable[Sample] | None, split_mode: str, skipped: collections.Counter
+) -> list[tuple[Problem, list[str], dict[str, Any]]]:
+    """(problem, steps, row metadata) of every solution: the samples joined on ``problem_id``, else references."""
+    if samples is None:
+        return [(p, solution_steps(p.solution or "", p.source, split_mode), {}) for p in problems]
+    by_id = {p.id: p for p in problems}
+    mode = "blank_line" if split_mode == "auto" else split_mode
+    solutions = []
+    for sample in samples:
+        if sample.problem_id not in by_id:
+            skipped["unknown problem_id"] += 1
+            continue
+        steps = sample.steps or solution_steps(sample.text, "", mode)
+        solutions.append((by_id[sample.problem_id], steps, {"sample_idx": sample.sample_idx}))
+    return solutions
+
+
+def mc_items(
+    problems: Sequence[Problem],
+    samples: Iterable[Sample] | None,
+    prompt: Callable[[str], str],
+    *,
+    split_mode: str = "auto",
+    skipped: collections.Counter | None = None,
+) -> list[MCItem]:
+    """The solutions to label: ``samples`` joined to ``problems`` on ``problem_id``, or (``samples`` None)
+    the problems' reference solutions.
+
+    ``prompt`` turns a problem text into the policy's prompt (``prm.prompts.build_prompt`` with the
+    policy's tokenizer). A sample's ``steps`` are used when present, else its text is split with
+    ``split_mode`` (``"auto"``: blank lines); references are split as :func:`solution_steps` does. Steps
+    are the ones the exact labeller judges (a ``#### N`` line taken out). Solutions with no steps, an
+    unknown problem or an empty gold answer are counted by reason in ``skipped`` (when given).
+    """
+    skipped = collections.Counter() if skipped is None else skipped
+    items = []
+    for problem, steps, meta in _solutions(problems, samples, split_mode, skipped):
+        steps, _ = judged_steps(steps)
+        if not steps or not problem.answer.strip():
+            skipped["no steps" if not steps else "empty gold answer"] += 1
+            continue
+        items.append(MCItem(prompt=prompt(problem.problem), steps=steps, gold=problem.answer, problem=problem.problem,
+                            meta={"source": problem.source, "problem_id": problem.id, **meta}))
+    return items
+
+
 def _rollout_prompts(items: Sequence[MCItem]) -> list[str]:
     """The prompt of every proper prefix of every item (prompt + prefix + separator: the policy writes on)."""
     return [item.prompt + prefix + STEP_SEPARATOR for item in items for prefix in prefix_texts(item.steps)[:-1]]
 
 
-def _count_correct(items: Sequence[MCItem], groups: list[list[Any]], k: int, workers: int,
+def _count_correct(items: Sequence[MCItem], groups: Sequence[Sequence[Rollout]], k: int, workers: int,
                    config: VerifyConfig | None) -> list[list[int]]:
     """Per item and step, how many of the ``k`` completions (prefix + completion) reach the gold answer."""
     pairs, owners = [], []
@@ -111,10 +187,10 @@ def _count_correct(items: Sequence[MCItem], groups: list[list[Any]], k: int, wor
 
 
 def mc_label(
-    sampler: Sampler,
+    sampler: RolloutSampler,
     items: Sequence[MCItem],
     k: int,
-    params: SamplingConfig,
+    params: RolloutParams,
     *,
     chunk: int = 256,
     workers: int = 1,
@@ -143,7 +219,7 @@ def mc_label(
         chunk_params = params if params.seed is None else replace(params, seed=params.seed + start)
         groups = sampler.generate(prompts, k, chunk_params) if prompts else []
         if params.greedy:  # vLLM returns one completion under greedy decoding; k identical copies are meant
-            groups = [(group * k)[:k] for group in groups]
+            groups = [(list(group) * k)[:k] for group in groups]
         counts = _count_correct(batch, groups, k, workers, config)
         new = [(start + j, MCResult(item, k, c)) for j, (item, c) in enumerate(zip(batch, counts, strict=True))
                if start + j in todo]
@@ -153,6 +229,37 @@ def mc_label(
         logger.info("MC labels: %d/%d solutions (%d rolled-out prefixes x %d completions)",
                     start + len(batch), len(items), len(prompts), k)
     return results
+
+
+def mc_label_journalled(
+    sampler: RolloutSampler,
+    items: Sequence[MCItem],
+    k: int,
+    params: RolloutParams,
+    journal_path: str | Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    chunk: int = 256,
+) -> list[MCResult]:
+    """:func:`mc_label` of every item, resumable: each chunk's counts go to ``journal_path`` (fsync'd) as soon
+    as they exist, and a rerun skips the items already there.
+
+    ``settings`` are the values that shape the labels; resuming a journal written with other values is
+    refused (:class:`data.journal.JournalMismatch`). The journal is left in place: the caller removes it
+    once its own output is written.
+    """
+    keys = [f"{i}:{item.meta.get('problem_id')}:{item.meta.get('sample_idx')}" for i, item in enumerate(items)]
+    with RowJournal(journal_path, key=lambda row: row["key"], meta=settings) as journal:
+        if journal.rows:
+            logger.info("resuming %s: %d of %d solutions already labelled", journal.path, len(journal.rows),
+                        len(items))
+
+        def save(new: list[tuple[int, MCResult]]) -> None:
+            journal.append([{"key": keys[i], "k": result.k, "correct": result.correct} for i, result in new])
+
+        mc_label(sampler, items, k, params, chunk=chunk, skip=lambda i: journal.done(keys[i]), on_chunk=save)
+        return [MCResult(item, journal.rows[key]["k"], journal.rows[key]["correct"])
+                for item, key in zip(items, keys, strict=True)]
 
 
 def mc_rows(results: Sequence[MCResult], label: LabelKind = "soft") -> list[StepwiseRow]:
@@ -168,55 +275,3 @@ def mc_rows(results: Sequence[MCResult], label: LabelKind = "soft") -> list[Step
         rows.append(StepwiseRow(prompt=item.problem or item.prompt, completions=list(item.steps),
                                 labels=getattr(result, label), extra=extra))
     return rows
-
-
-def _hard(row: StepwiseRow) -> list[float]:
-    """The hard MC labels of a row written by :func:`mc_rows`."""
-    if row.extra.get("mc_label") == "soft":
-        return [float(x) for x in row.extra["hard_labels"]]
-    return [float(x) for x in row.labels]
-
-
-def consensus_filter(
-    rows: Sequence[StepwiseRow], other_first_errors: Sequence[int | None]
-) -> tuple[list[StepwiseRow], collections.Counter]:
-    """Keep the rows whose MC first error equals the other labeller's (None: that labeller could not judge).
-
-    Pure: returns the kept rows and the dropped ones counted by reason.
-    """
-    if len(rows) != len(other_first_errors):
-        raise ValueError(f"{len(rows)} rows but {len(other_first_errors)} first errors")
-    kept, dropped = [], collections.Counter()
-    for row, other in zip(rows, other_first_errors, strict=True):
-        if other is None:
-            dropped["consensus: other labeller could not judge"] += 1
-        elif first_error(_hard(row)) != other:
-            dropped["consensus: first errors differ"] += 1
-        else:
-            kept.append(row)
-    logger.info("consensus filter: kept %d of %d", len(kept), len(rows))
-    return kept, dropped
-
-
-def agreement(mc_rows: Sequence[StepwiseRow], exact_results: Sequence[LabelResult]) -> dict[str, float]:
-    """How often MC hard labels agree with exact labels, per step and on the first-error position.
-
-    Rows and results are paired by position; steps are compared where both label them (exact rows may
-    be truncated after their first error). Returns counts and rates (NaN when nothing to compare).
-    """
-    if len(mc_rows) != len(exact_results):
-        raise ValueError(f"{len(mc_rows)} MC rows but {len(exact_results)} exact results")
-    steps = same_steps = same_first = 0
-    for row, exact in zip(mc_rows, exact_results, strict=True):
-        hard = _hard(row)
-        pairs = list(zip(hard, exact.labels, strict=False))
-        steps += len(pairs)
-        same_steps += sum((a >= 0.5) == (b >= 0.5) for a, b in pairs)
-        same_first += first_error(hard) == exact.first_error
-    rows = len(mc_rows)
-    return {
-        "rows": float(rows),
-        "steps": float(steps),
-        "step_agreement": same_steps / steps if steps else float("nan"),
-        "first_error_agreement": same_first / rows if rows else float("nan"),
-    }

@@ -1,9 +1,9 @@
 """Error injection: step-labelled negatives made by corrupting ONE step of a correct reference solution.
 
-A reference solution (GSM8K, MATH or synthetic) is first labelled exactly (:mod:`data.labels`); only
-references whose every step checks out and whose final answer equals the gold are used, and they are
-kept as positives (all 1.0). A negative corrupts one step ``k`` that states an arithmetic claim
-:func:`verifiers.check_steps` finds:
+A reference solution (GSM8K, MATH or synthetic) is first labelled exactly
+(:mod:`data.labelling.exact`); only references whose every step checks out and whose final answer
+equals the gold are used, and they are kept as positives (all 1.0). A negative corrupts one step
+``k`` that states an arithmetic claim :func:`verifiers.check_steps` finds:
 
 - ``result``: a result number of the claim is changed so the claim is false, and the wrong value is
   carried into later steps wherever it reappears (the error propagates, the first error is ``k``);
@@ -13,10 +13,10 @@ kept as positives (all 1.0). A negative corrupts one step ``k`` that states an a
   earlier step). Arithmetic checks cannot see a missing step, so this is the one kind whose first error
   is established by this provenance check rather than by a failing claim.
 
-Every ``result``/``operand`` negative is re-labelled with :func:`data.labels.exact_labels` and kept only
-if its first error is exactly ``k`` (earlier steps pass, step ``k`` fails); the rest are discarded and
-counted. Labels: 1.0 before the first error, 0.0 at it, later steps dropped (or 0.0 with ``"zero"``).
-Everything is seeded per problem id, so output does not depend on order or batching.
+Every ``result``/``operand`` negative is re-labelled with :func:`~data.labelling.exact.exact_labels`
+and kept only if its first error is exactly ``k`` (earlier steps pass, step ``k`` fails); the rest are
+discarded and counted. Labels: 1.0 before the first error, 0.0 at it, later steps dropped (or 0.0
+with ``"zero"``). Everything is seeded per problem id, so output does not depend on order or batching.
 """
 
 from __future__ import annotations
@@ -28,19 +28,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from data.labels import (
+from data.labelling.exact import (
     AfterError,
     LabelResult,
     Unlabellable,
     exact_labels,
     make_row,
-    solution_steps,
+    reference_steps,
     split_answer_line,
 )
 from data.records import Problem, StepwiseRow
 from verifiers import Claim, check_steps
 
-__all__ = ["KINDS", "DEFAULT_WEIGHTS", "Corruption", "PerturbReport", "corrupt", "perturb_problems"]
+__all__ = [
+    "KINDS", "DEFAULT_WEIGHTS", "Corruption", "NoCorruption", "PerturbReport", "corrupt", "perturb_problem",
+    "perturb_problems",
+]  # fmt: skip
 
 KINDS: tuple[str, ...] = ("result", "operand", "drop_step")
 DEFAULT_WEIGHTS: dict[str, float] = {"result": 0.5, "operand": 0.3, "drop_step": 0.2}
@@ -289,11 +292,8 @@ def _choose_kinds(weights: dict[str, float], rng: random.Random) -> list[str]:
 
 def _reference(problem: Problem, split_mode: str, report: PerturbReport) -> tuple[LabelResult, str | None] | None:
     """Exact labels and answer line of the reference solution if usable (all correct, a claim to corrupt)."""
-    if not (problem.solution or "").strip():
-        report.skipped["no reference solution"] += 1
-        return None
-    steps = solution_steps(problem.solution or "", problem.source, split_mode)
     try:
+        steps = reference_steps(problem, split_mode)
         result = exact_labels(steps, problem.answer, "zero")
     except Unlabellable as error:
         report.skipped[str(error)] += 1
@@ -344,10 +344,7 @@ def _one_negative(problem: Problem, reference: LabelResult, answer_line: str | N
         try:
             corruption = corrupt(reference.steps, answer_line, kind, rng, problem.problem)
             labelled = _verified(corruption, problem.answer, after_error)
-        except NoCorruption as error:
-            reasons.append(f"{kind}: {error}")
-            continue
-        except Unlabellable as error:
+        except (NoCorruption, Unlabellable) as error:
             reasons.append(f"{kind}: {error}")
             continue
         key = tuple(labelled.steps)

@@ -1,0 +1,80 @@
+"""Loading and saving the project's language models: the policy, the verifier LM and every reward model.
+
+One place decides how a folder or hub id becomes a model and tokenizer, so the policy (``prm policy train``,
+``prm grpo``, the HF sampler), the likelihood PRM's verifier LM and the fine-tuned PRMs load alike::
+
+    model, tokenizer = load_lm("runs/policy-default")                         # AutoModelForCausalLM
+    model, tokenizer = load_lm(folder, task="token_classification", dtype=torch.float32)
+
+The tokenizer always has a pad token (the end-of-sequence token when it had none), and a causal LM's
+``generation_config`` knows it. ``save_tokenizer_portable`` writes a tokenizer folder that transformers 4
+(which some vLLM builds pin) also reads. transformers is imported on first use, not at import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Task", "count_parameters", "load_lm", "load_tokenizer", "save_tokenizer_portable"]
+
+logger = logging.getLogger(__name__)
+
+Task = Literal["causal", "token_classification"]
+
+
+def load_tokenizer(name_or_path: str | Path) -> Any:
+    """The tokenizer of a folder or hub id, with a pad token (its end-of-sequence token if it had none)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+    if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Task = "causal",
+            config: Any | None = None, tokenizer: Any | None = None) -> tuple[Any, Any]:
+    """A model and its tokenizer from a folder or hub id.
+
+    ``task`` picks the head: ``causal`` (the LM head: policies, verifier LMs) or ``token_classification`` (a
+    head on every position: PRMs). ``config`` overrides the folder's model config (e.g. ``num_labels``);
+    ``dtype`` None keeps transformers' default; ``tokenizer`` skips loading one.
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
+
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name_or_path)
+    kwargs: dict[str, Any] = {}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    if config is not None:
+        kwargs["config"] = config
+    auto = AutoModelForCausalLM if task == "causal" else AutoModelForTokenClassification
+    model = auto.from_pretrained(str(name_or_path), **kwargs)
+    generation = getattr(model, "generation_config", None)
+    if generation is not None and generation.pad_token_id is None:
+        generation.pad_token_id = tokenizer.pad_token_id
+    logger.info("loaded %s (%s): %d parameters", name_or_path, task, count_parameters(model))
+    return model, tokenizer
+
+
+def count_parameters(model: Any) -> int:
+    """Distinct trainable and frozen parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def save_tokenizer_portable(tokenizer: Any, folder: str | Path) -> None:
+    """``save_pretrained``, naming the class ``PreTrainedTokenizerFast`` where transformers 5 wrote
+    ``TokenizersBackend`` (unknown to transformers 4, which some vLLM builds pin)."""
+    tokenizer.save_pretrained(str(folder))
+    path = Path(folder) / "tokenizer_config.json"
+    if path.exists():
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if config.get("tokenizer_class") == "TokenizersBackend":
+            config["tokenizer_class"] = "PreTrainedTokenizerFast"
+            path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
