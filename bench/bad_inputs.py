@@ -156,24 +156,24 @@ def _verdicts(out: Path) -> tuple[str, str]:
 
 def t_cli_verify(path: Path, env: Env) -> tuple[str, str]:
     out = env.root / f"{path.stem}.verified.jsonl"
-    _cli(["verify", str(path), "--out", str(out), "--workers", "1", "--timeout-s", str(FAST_TIMEOUT_S)])
+    _cli(["verify", str(path), "--output", str(out), "--workers", "1", "--timeout-s", str(FAST_TIMEOUT_S)])
     return _verdicts(out)
 
 
 def t_cli_score(path: Path, env: Env) -> tuple[str, str]:
     out = env.root / f"{path.stem}.scored.jsonl"
-    _cli(["score", "--samples", str(path), "--model", str(env.prm()[1]), "--out", str(out), "--problems",
+    _cli(["score", "--samples", str(path), "--prm", str(env.prm()[1]), "--output", str(out), "--problems",
           str(env.problems), "--device", "cpu", "--batch-size", "2"])
     return "ok", f"{len(out.read_text(encoding='utf-8').splitlines()) if out.exists() else 0} rows scored"
 
 
 def t_cli_label_references(path: Path, env: Env) -> tuple[str, str]:
-    _cli(["label", "--method", "exact", "--problems", str(path), "--out", str(env.root / f"{path.stem}.lab.jsonl")])
+    _cli(["label", "--method", "exact", "--problems", str(path), "--output", str(env.root / f"{path.stem}.lab.jsonl")])
     return "ok", ""
 
 
 def t_cli_label_samples(path: Path, env: Env) -> tuple[str, str]:
-    _cli(["label", "--method", "exact", "--problems", str(env.problems), "--samples", str(path), "--out",
+    _cli(["label", "--method", "exact", "--problems", str(env.problems), "--samples", str(path), "--output",
           str(env.root / f"{path.stem}.labs.jsonl")])
     return "ok", ""
 
@@ -185,7 +185,7 @@ def t_cli_bon(path: Path, env: Env) -> tuple[str, str]:
 
 
 def t_cli_train(path: Path, env: Env) -> tuple[str, str]:
-    _cli(["train", "--data", str(path), "--model", str(env.prm()[0]), "--out", str(env.root / f"train-{path.stem}"),
+    _cli(["train", "--data", str(path), "--model", str(env.prm()[0]), "--out-dir", str(env.root / f"train-{path.stem}"),
           "--max-steps", "1", "--batch-size", "2", "--eval-fraction", "0", "--threads", "1", "--save-steps", "100",
           "--max-length", "256"])
     return "ok", ""

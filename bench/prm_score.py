@@ -110,7 +110,7 @@ def training_throughput(backbone: str, work: Path, args: argparse.Namespace) -> 
     for name, overrides in (("full fine-tune fp32", {}), ("full fine-tune bf16 autocast", {"bf16": True}),
                             ("LoRA r=16 fp32", {"lora": True}), ("full + gradient checkpointing",
                                                                  {"gradient_checkpointing": True})):
-        config = TrainConfig(data=str(data), model=backbone, out=str(work / name.replace(" ", "-")),
+        config = TrainConfig(data=str(data), model=backbone, out_dir=str(work / name.replace(" ", "-")),
                              max_steps=args.train_steps, batch_size=args.train_batch, lr=1e-4, eval_fraction=0.0,
                              save_steps=10_000, logging_steps=10_000, threads=args.threads, **overrides)
         result = train_prm(config)

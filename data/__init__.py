@@ -2,3 +2,5 @@
 
 Imports without torch.
 """
+
+__distribution__ = "prm-math"  # checked by `import prm`: this is prm-math's data

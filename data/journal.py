@@ -21,7 +21,7 @@ from typing import Any
 
 from data.jsonl import RecordError
 
-__all__ = ["JournalMismatch", "RowJournal", "append_synced", "check_settings", "cut_tail", "settings_path"]
+__all__ = ["JournalMismatch", "RowJournal", "append_synced", "check_settings", "cut_tail", "discard", "settings_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,14 @@ class JournalMismatch(ValueError):
 def settings_path(path: Path) -> Path:
     """Where the settings of the output ``path`` are kept: ``<path>.meta.json``."""
     return path.with_name(path.name + ".meta.json")
+
+
+def discard(path: Path, reason: str = "--no-resume") -> None:
+    """Delete the output ``path`` and its settings so a run starts it over; a WARNING says what was there."""
+    if path.exists():
+        logger.warning("%s: deleting %s (%d bytes) to start it over", reason, path, path.stat().st_size)
+    path.unlink(missing_ok=True)
+    settings_path(path).unlink(missing_ok=True)
 
 
 def check_settings(path: Path, meta: dict[str, Any] | None, error: type[ValueError] = JournalMismatch,

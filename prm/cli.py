@@ -11,8 +11,10 @@ import argparse
 import importlib
 import logging
 import sys
+from types import ModuleType
 
 from prm.cli_config import add_config_arguments, config_from_args
+from prm.cli_contract import RETIRED
 
 # name -> (module, one-line help). A name may have two words ("data synth"). Modules are imported
 # only when their subcommand runs, so `prm verify` never pays for torch.
@@ -51,6 +53,25 @@ def _split_command(argv: list[str]) -> tuple[str | None, list[str]]:
     return None, argv
 
 
+def build_parser(command: str) -> tuple[argparse.ArgumentParser, ModuleType]:
+    """The parser of subcommand ``command`` and its module (imported here)."""
+    module_name, help_text = SUBCOMMANDS[command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"prm {command}", description=help_text, allow_abbrev=False)
+    module.add_arguments(parser)
+    add_config_arguments(parser, module.CONFIG)
+    return parser, module
+
+
+def _parse(parser: argparse.ArgumentParser, rest: list[str]) -> argparse.Namespace:
+    """``parser.parse_args``, naming the replacement of an option earlier versions had."""
+    args, unknown = parser.parse_known_args(rest)
+    if unknown:
+        retired = [f"{flag} is now {RETIRED[flag]}" for flag in (u.split("=")[0] for u in unknown) if flag in RETIRED]
+        parser.error("; ".join(retired) if retired else f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     log_level = "INFO"
@@ -61,16 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(_usage())
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    module_name, help_text = SUBCOMMANDS[command]
-    module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"prm {command}", description=help_text)
-    module.add_arguments(parser)
-    add_config_arguments(parser, module.CONFIG)
-    args = parser.parse_args(rest)
+    parser, module = build_parser(command)
     try:
-        config = config_from_args(module.CONFIG, args)
-    except (ValueError, OSError) as error:
-        parser.error(str(error))
+        args = _parse(parser, rest)
+        try:
+            config = config_from_args(module.CONFIG, args)
+        except (ValueError, OSError) as error:
+            parser.error(str(error))
+    except SystemExit as stop:  # argparse's exit: --help (0) or a usage error (2), returned like a run's code
+        return int(stop.code or 0)
     return int(module.run(config, args) or 0)
 
 

@@ -9,7 +9,7 @@ A finished stage leaves a marker ``<state_dir>/<slug>.json`` holding its command
 On the next run a stage whose marker matches its command line and whose outputs all exist is
 skipped; any other stage runs again, and the commands themselves resume their partial outputs
 (``prm sample``, ``prm score`` and training checkpoints), so a killed pipeline loses little. To redo
-a stage, delete its marker; to redo everything, delete the outputs too (``prm quickstart --fresh``).
+a stage, delete its marker; to redo everything, delete the outputs too (``prm quickstart --no-resume``).
 """
 
 from __future__ import annotations

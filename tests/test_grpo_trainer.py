@@ -44,7 +44,7 @@ def problems(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _config(policy: Path, problems: Path, out: Path, **overrides: object) -> GRPOConfig:
-    base = dict(model=str(policy), out=str(out), problems=str(problems), eval_data=str(problems), eval_problems=4,
+    base = dict(model=str(policy), out_dir=str(out), problems=str(problems), eval_data=str(problems), eval_problems=4,
                 eval_samples=2, group_size=4, prompts_per_step=2, max_new_tokens=24, micro_batch=5, lr=3e-3,
                 rewards="answer:1.0,length:0.5", checkpoint_steps=2, max_steps=3, threads=1)
     return GRPOConfig(**{**base, **overrides})  # type: ignore[arg-type]
@@ -161,7 +161,7 @@ def test_cli_resumes_after_kill(policy: Path, problems: Path, tmp_path: Path) ->
     steps = 16  # enough that a quiet machine cannot finish between two polls after step 3
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "prm.cli", "grpo", "--model", str(policy), "--problems", str(problems),
-               "--out", str(out), "--max-steps", str(steps), "--checkpoint-steps", "2", "--group-size", "4",
+               "--out-dir", str(out), "--max-steps", str(steps), "--checkpoint-steps", "2", "--group-size", "4",
                "--prompts-per-step", "2", "--max-new-tokens", "24", "--eval-problems", "0", "--threads", "1",
                "--rewards", "answer:1.0,length:0.5", "--lr", "3e-3"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

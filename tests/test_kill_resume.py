@@ -92,7 +92,7 @@ def test_resume_skips_a_half_written_checkpoint(tmp_path: Path) -> None:
             (folder / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     (folder / "checkpoint-8").mkdir()
     (folder / "checkpoint-8" / "trainer_state.json").write_text('{"global_st')  # killed while writing it
-    config = TrainConfig(data="d", out=str(tmp_path / "prm"), resume=True)
+    config = TrainConfig(data="d", out_dir=str(tmp_path / "prm"), resume=True)
     assert _resume_point(config) == str(folder / "checkpoint-4")
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint-2", "checkpoint-4"]
     config.resume = False
@@ -114,12 +114,12 @@ def test_sample_killed_and_resumed_equals_an_uninterrupted_run(tiny_policy: Path
     problems = _problems(tmp_path / "problems.jsonl", 30)
     # One problem per generate call, seeded by its position: the samples do not depend on where a run resumed.
     args = ["sample", "--backend", "hf", "--model", str(tiny_policy), "--problems", str(problems), "--n", "4",
-            "--max-tokens", "40", "--batch-problems", "1", "--device", "cpu"]
-    _run(_prm(*args, "--out", "whole.jsonl"), tmp_path)
+            "--max-new-tokens", "40", "--batch-problems", "1", "--device", "cpu"]
+    _run(_prm(*args, "--output", "whole.jsonl"), tmp_path)
     out = tmp_path / "killed.jsonl"
-    kill_midway(_prm(*args, "--out", out.name), tmp_path, lambda: _lines(out) >= 3 * 4)
+    kill_midway(_prm(*args, "--output", out.name), tmp_path, lambda: _lines(out) >= 3 * 4)
     assert 3 * 4 <= _lines(out) < 30 * 4
-    _run(_prm(*args, "--out", out.name), tmp_path)
+    _run(_prm(*args, "--output", out.name), tmp_path)
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
 
 
@@ -127,13 +127,13 @@ def test_sample_killed_and_resumed_equals_an_uninterrupted_run(tiny_policy: Path
 def test_label_mc_killed_and_resumed_equals_an_uninterrupted_run(tiny_policy: Path, tmp_path: Path) -> None:
     problems = _problems(tmp_path / "problems.jsonl", 16)
     args = ["label", "--method", "mc", "--problems", str(problems), "--model", str(tiny_policy), "--backend", "hf",
-            "--k", "3", "--max-tokens", "30", "--mc-chunk", "2"]
-    _run(_prm(*args, "--out", "whole.jsonl"), tmp_path)
+            "--k", "3", "--max-new-tokens", "30", "--mc-chunk", "2"]
+    _run(_prm(*args, "--output", "whole.jsonl"), tmp_path)
     out, journal = tmp_path / "killed.jsonl", tmp_path / "killed.jsonl.partial.jsonl"
-    kill_midway(_prm(*args, "--out", out.name), tmp_path, lambda: _lines(journal) >= 4)
+    kill_midway(_prm(*args, "--output", out.name), tmp_path, lambda: _lines(journal) >= 4)
     assert not out.exists() and 4 <= _lines(journal) < 16
     before = journal.read_bytes()
-    done = _run(_prm(*args, "--out", out.name), tmp_path)
+    done = _run(_prm(*args, "--output", out.name), tmp_path)
     assert "already labelled" in done.stderr
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
     assert not journal.exists() and _lines(out) == 16 and before  # the journal is gone once the output is written
@@ -172,13 +172,13 @@ def test_train_killed_resumes_from_its_last_checkpoint(backbone: Path, tmp_path:
         return any((c / "trainer_state.json").exists() for c in checkpoints.glob("checkpoint-*")) \
             if checkpoints.is_dir() else False
 
-    kill_midway(_prm(*args, "--out", str(out)), tmp_path, has_checkpoint)
+    kill_midway(_prm(*args, "--out-dir", str(out)), tmp_path, has_checkpoint)
     steps = [int(c.name.split("-")[1]) for c in checkpoints.glob("checkpoint-*") if (c / "trainer_state.json").exists()]
     last = max(steps)
     assert last < 30 and not (out / "model.safetensors").exists()
     (checkpoints / "checkpoint-99").mkdir()  # as if a later save had been cut short: no trainer_state.json
     (checkpoints / "checkpoint-99" / "model.safetensors").write_bytes(b"half")
-    resumed = _run(_prm(*args, "--out", str(out), "--resume"), tmp_path)
+    resumed = _run(_prm(*args, "--out-dir", str(out), "--resume"), tmp_path)
     assert f"resuming from {checkpoints / f'checkpoint-{last}'}" in resumed.stderr
     assert "checkpoint-99 is incomplete" in resumed.stderr
     state = json.loads((checkpoints / "checkpoint-30" / "trainer_state.json").read_text())
@@ -189,7 +189,7 @@ def test_train_killed_resumes_from_its_last_checkpoint(backbone: Path, tmp_path:
     import torch
     from transformers import AutoModelForTokenClassification
 
-    _run(_prm(*args, "--out", str(tmp_path / "whole")), tmp_path)
+    _run(_prm(*args, "--out-dir", str(tmp_path / "whole")), tmp_path)
     whole = AutoModelForTokenClassification.from_pretrained(tmp_path / "whole").state_dict()
     again = AutoModelForTokenClassification.from_pretrained(out).state_dict()
     for name, value in whole.items():
@@ -206,13 +206,13 @@ def test_score_killed_and_resumed_matches_an_uninterrupted_run(backbone: Path, t
              "text": f"add {i % 9} {i % 7}\n\nget {i % 9 + i % 7 + i % 2}\n\n\\boxed{{{i % 9 + i % 7}}}"}
             for i in range(600)]
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    args = ["score", "--samples", str(samples), "--model", str(prm), "--chunk-rows", "8", "--batch-size", "4",
+    args = ["score", "--samples", str(samples), "--prm", str(prm), "--chunk-rows", "8", "--batch-size", "4",
             "--device", "cpu", "--threads", "1"]
-    _run(_prm(*args, "--out", "whole.jsonl"), tmp_path)
+    _run(_prm(*args, "--output", "whole.jsonl"), tmp_path)
     out = tmp_path / "killed.jsonl"
-    kill_midway(_prm(*args, "--out", out.name), tmp_path, lambda: _lines(out) >= 16)
+    kill_midway(_prm(*args, "--output", out.name), tmp_path, lambda: _lines(out) >= 16)
     assert 16 <= _lines(out) < 600
-    _run(_prm(*args, "--out", out.name), tmp_path)
+    _run(_prm(*args, "--output", out.name), tmp_path)
     got = [json.loads(line) for line in out.read_text().splitlines()]
     want = [json.loads(line) for line in (tmp_path / "whole.jsonl").read_text().splitlines()]
     assert [(r["problem_id"], r["sample_idx"]) for r in got] == [(r["problem_id"], r["sample_idx"]) for r in want]

@@ -64,7 +64,7 @@ def fitted(verifier_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     folder = tmp_path_factory.mktemp("lprm")
     config = TrainConfig(head="likelihood", data=str(write_rows(folder / "train.jsonl", sum_rows(120, 0))),
                          eval_data=str(write_rows(folder / "eval.jsonl", sum_rows(60, 1))), model=str(verifier_lm),
-                         out=str(folder / "prm"), threads=1)
+                         out_dir=str(folder / "prm"), threads=1)
     return folder / "prm", train_prm(config)
 
 
@@ -144,7 +144,7 @@ def test_train_likelihood_flags_wrong_sums(fitted) -> None:
 
 def test_outcome_objective_fits_the_last_step_only(tiny_policy: Path, tmp_path: Path) -> None:
     config = TrainConfig(head="likelihood", outcome=True, data=str(write_rows(tmp_path / "t.jsonl", sum_rows(80, 4))),
-                         eval_fraction=0.25, model=str(tiny_policy), out=str(tmp_path / "orm"), threads=1)
+                         eval_fraction=0.25, model=str(tiny_policy), out_dir=str(tmp_path / "orm"), threads=1)
     result = train_prm(config)
     assert LikelihoodHead.load(tmp_path / "orm").objective == "outcome"
     assert result.metrics["eval_steps"] == result.metrics["eval_solutions"]  # one label per solution
@@ -170,10 +170,10 @@ def test_cli_fits_a_likelihood_prm_and_refuses_lora(tiny_policy: Path, tmp_path:
                                                     capsys: pytest.CaptureFixture) -> None:
     data = str(write_rows(tmp_path / "t.jsonl", sum_rows(40, 5)))
     argv = ["train", "--head", "likelihood", "--data", data, "--model", str(tiny_policy), "--threads", "1"]
-    assert main([*argv, "--out", str(tmp_path / "p")]) == 0
+    assert main([*argv, "--out-dir", str(tmp_path / "p")]) == 0
     out = capsys.readouterr().out
     assert "step_auc" in out and "optimizer steps" not in out
-    assert main([*argv, "--out", str(tmp_path / "q"), "--lora"]) == 2
+    assert main([*argv, "--out-dir", str(tmp_path / "q"), "--lora"]) == 2
     assert not (tmp_path / "q" / HEAD_FILE).exists()
     assert not math.isnan(LikelihoodHead.load(tmp_path / "p").bias)
 
@@ -194,7 +194,7 @@ def test_a_killed_fit_resumes_from_its_feature_journal(tiny_policy: Path, tmp_pa
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     data = write_rows(tmp_path / "rows.jsonl", sum_rows(600, 6))
     config = TrainConfig(head="likelihood", data=str(data), eval_fraction=0.2, model=str(tiny_policy),
-                         out=str(tmp_path / "resumed"), threads=1)
+                         out_dir=str(tmp_path / "resumed"), threads=1)
     real = StepFeaturizer.features
     computed: list[int] = []
 
@@ -216,7 +216,7 @@ def test_a_killed_fit_resumes_from_its_feature_journal(tiny_policy: Path, tmp_pa
     result = train_prm(config)
     assert sum(computed) == result.train_rows + result.eval_rows - 256  # only what the kill left undone
     assert not journal.exists() and not (tmp_path / "resumed" / "features-eval.jsonl").exists()
-    fresh = train_prm(TrainConfig(**{**config.__dict__, "out": str(tmp_path / "fresh")}))
+    fresh = train_prm(TrainConfig(**{**config.__dict__, "out_dir": str(tmp_path / "fresh")}))
     assert LikelihoodHead.load(tmp_path / "resumed").weights == pytest.approx(
         LikelihoodHead.load(tmp_path / "fresh").weights, abs=1e-6)
     assert result.metrics == pytest.approx(fresh.metrics, abs=1e-6)

@@ -132,8 +132,8 @@ def test_cli_label_mc_end_to_end(tiny_policy: Path, tmp_path: Path, capsys: pyte
     problems = _problems(tmp_path / "problems.jsonl")
     out = tmp_path / "mc.jsonl"
     common = ["label", "--method", "mc", "--problems", str(problems), "--model", str(tiny_policy), "--k", "2",
-              "--backend", "hf", "--max-tokens", "30", "--temperature", "1.0"]
-    assert main([*common, "--out", str(out)]) == 0
+              "--backend", "hf", "--max-new-tokens", "30", "--temperature", "1.0"]
+    assert main([*common, "--output", str(out)]) == 0
     rows = list(read_records(out, StepwiseRow))
     assert len(rows) == 3 and [r.prompt for r in rows] == ["3+4", "1+1", "6+2"]
     for row in rows:
@@ -143,8 +143,8 @@ def test_cli_label_mc_end_to_end(tiny_policy: Path, tmp_path: Path, capsys: pyte
         assert row.extra["label_method"] == "mc" and row.extra["mc_k"] == 2
     assert [r.labels[-1] for r in rows] == [1.0, 0.0, 1.0]
     hard = tmp_path / "hard.jsonl"
-    assert main([*common, "--out", str(hard), "--mc-label", "hard", "--consensus", "exact"]) == 0
+    assert main([*common, "--output", str(hard), "--mc-label", "hard", "--consensus", "exact"]) == 0
     kept = list(read_records(hard, StepwiseRow))
     assert len(kept) <= 3 and all(set(r.labels) <= {0.0, 1.0} for r in kept)
     assert "skipped" in capsys.readouterr().out or len(kept) == 3
-    assert main(["label", "--method", "mc", "--problems", str(problems), "--out", str(hard)]) == 2  # no --model
+    assert main(["label", "--method", "mc", "--problems", str(problems), "--output", str(hard)]) == 2  # no --model

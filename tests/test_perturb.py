@@ -158,17 +158,18 @@ def test_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     ]), encoding="utf-8")
     out = tmp_path / "exact.jsonl"
     assert main(["label", "--method", "exact", "--problems", str(problems), "--samples", str(samples),
-                 "--out", str(out), "--after-error", "zero"]) == 0
+                 "--output", str(out), "--after-error", "zero"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["labels"] for r in rows] == [[1.0, 0.0]]
     assert "| unknown problem_id | 1 |" in capsys.readouterr().out
-    assert main(["label", "--method", "exact", "--problems", str(problems), "--out", str(out)]) == 0
+    assert main(["label", "--method", "exact", "--problems", str(problems), "--output", str(out)]) == 0
     assert [json.loads(line)["labels"] for line in out.read_text().splitlines()] == [[1.0, 1.0, 1.0], [1.0, 1.0]]
-    assert main(["label", "--method", "perturb", "--problems", str(problems), "--out", str(out)]) == 0
+    assert main(["label", "--method", "perturb", "--problems", str(problems), "--output", str(out)]) == 0
     kinds = [json.loads(line)["perturbation"] for line in out.read_text().splitlines()]
     assert kinds.count("none") == 2 and len(kinds) == 4
-    assert main(["label", "--method", "nope", "--problems", str(problems), "--out", str(out)]) == 2
+    assert main(["label", "--method", "nope", "--problems", str(problems), "--output", str(out)]) == 2
     if (SHARED / "gsm8k" / "train.jsonl").exists() and (SHARED / "math" / "train.jsonl").exists():
         built = tmp_path / "built.jsonl"
-        assert main(["data", "build", "--out", str(built), "--n-synthetic", "0", "--gsm8k", "20", "--math", "20"]) == 0
+        argv = ["data", "build", "--output", str(built), "--n-synthetic", "0", "--gsm8k", "20", "--math", "20"]
+        assert main(argv) == 0
         assert "| total |" in capsys.readouterr().out and built.exists()

@@ -96,8 +96,8 @@ def test_every_quickstart_stage_parses_with_its_command() -> None:
 @pytest.mark.parametrize("given,verifier_stage,rm_backbone", [
     ({}, True, "q/verifier"),
     ({"verifier": "v"}, False, "v"),
-    ({"policy": "p"}, False, "p"),  # a given policy verifies its own samples unless --verifier says otherwise
-    ({"policy": "p", "verifier": "v"}, False, "v"),
+    ({"model": "p"}, False, "p"),  # a given policy verifies its own samples unless --verifier says otherwise
+    ({"model": "p", "verifier": "v"}, False, "v"),
 ])
 def test_the_reward_models_start_from_the_verifier(given, verifier_stage, rm_backbone) -> None:
     stages = build_stages(QuickstartConfig(out_dir="q", **given))
@@ -111,7 +111,7 @@ def test_budgets_are_steps_and_a_cap_only_when_asked() -> None:
     train = next(s.argv for s in stages if s.name == "train prm")
     parse(train)
     assert train[train.index("--head") + 1] == "two_class" and train[train.index("--max-steps") + 1] == "1000"
-    assert "--resume" in train and "--minutes" not in train and "--bf16" not in train  # precision: prm.runtime
+    assert "--no-resume" not in train and "--minutes" not in train and "--bf16" not in train  # precision: prm.runtime
     policy = next(s.argv for s in stages if s.name == "policy")
     assert policy[policy.index("--max-steps") + 1] == "2000" and "--minutes" not in policy
     capped = build_stages(QuickstartConfig(out_dir="q", prm_head="two_class", policy_minutes=5, rm_minutes=2))
@@ -125,9 +125,9 @@ def test_unknown_heads_are_refused() -> None:
 
 
 def test_given_models_skip_the_stages_that_make_them() -> None:
-    stages = build_stages(QuickstartConfig(out_dir="q", policy="p", prm="r", orm="o", problems="math500"))
+    stages = build_stages(QuickstartConfig(out_dir="q", model="p", prm="r", orm="o", problems="math500"))
     assert [s.name for s in stages] == ["sample test", "label test exact", "score test prm", "score test steps",
                                         "score test orm", "best of n", "step errors"]
     assert stages[0].argv[stages[0].argv.index("--model") + 1] == "p"
     with pytest.raises(ValueError, match="--train-problems"):
-        build_stages(QuickstartConfig(problems="math500", policy="p"))
+        build_stages(QuickstartConfig(problems="math500", model="p"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -147,8 +148,6 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path: Path, monkeypa
         train_module.train_policy(config)
     saved = torch.load(tmp_path / "killed" / "checkpoint" / STATE_FILE, weights_only=False)
     assert saved["state"]["step"] == 4
-    with pytest.raises(FileExistsError, match="--resume"):
-        train_module.train_policy(config)
 
     restored = {}
     real_load = train_module.load_checkpoint
@@ -160,14 +159,16 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(train_module, "_train_step", real_step)
     monkeypatch.setattr(train_module, "load_checkpoint", spy_load)
-    config.resume = True
-    resumed = train_module.train_policy(config)
+    resumed = train_module.train_policy(config)  # resume is the default
     assert restored["step"] == 4
     first = restored["optimizer"]["state"][0]
     assert float(first["step"]) == 4 and torch.equal(first["exp_avg"], saved["optimizer"]["state"][0]["exp_avg"])
     assert resumed.state.step == 12
     for name, weight in whole.model.state_dict().items():  # same data order, same updates: same weights
         torch.testing.assert_close(resumed.model.state_dict()[name], weight, rtol=0, atol=0)
+    restored.clear()
+    fresh = train_module.train_policy(dataclasses.replace(config, resume=False, max_steps=2))
+    assert fresh.state.step == 2 and not restored  # --no-resume: the step-12 checkpoint deleted, not loaded
 
 
 def test_pass_at_k_and_majority_vote() -> None:
@@ -195,8 +196,7 @@ def test_command_end_to_end_with_sft_and_resume(tmp_path: Path, trained: train_m
     meta = json.loads((out / "policy_meta.json").read_text())
     assert meta["training"]["steps"] == 3 and set(meta["eval"]["pass_at"]) == {"1", "2"}
     assert AutoModelForCausalLM.from_pretrained(out).config.num_hidden_layers == 1
-    assert main(argv) == 2  # a checkpoint is there: refuse to start over without --resume
-    assert main([*argv, "--resume", "--eval-problems", "0"]) == 0  # already done: nothing more to train
+    assert main([*argv, "--eval-problems", "0"]) == 0  # a rerun resumes the checkpoint: nothing more to train
 
     sft = tmp_path / "sft"
     assert main(["policy", "train", "--model", str(trained.out_dir), "--out-dir", str(sft), "--max-steps", "2",

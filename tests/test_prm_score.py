@@ -86,7 +86,7 @@ def test_prm_score_command_with_resume(tmp_path, prm_folder, problems):
     samples, problem_file, out = tmp_path / "samples.jsonl", tmp_path / "problems.jsonl", tmp_path / "scored.jsonl"
     rows = _samples(problems, samples)
     problem_file.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in problems))
-    base = ["score", "--samples", str(samples), "--model", prm_folder, "--out", str(out), "--problems",
+    base = ["score", "--samples", str(samples), "--prm", prm_folder, "--output", str(out), "--problems",
             str(problem_file), "--chunk-rows", "5", "--batch-size", "3", "--device", "cpu"]
     assert main(base) == 0
     runtime = json.loads((tmp_path / "scored_metrics.json").read_text())["runtime"]
@@ -117,14 +117,14 @@ def test_prm_score_refuses_a_mismatched_output(tmp_path, prm_folder, problems):
     samples, out = tmp_path / "samples.jsonl", tmp_path / "scored.jsonl"
     _samples(problems, samples)
     out.write_text(json.dumps({"problem_id": "other", "sample_idx": 0, "step_scores": []}) + "\n")
-    assert main(["score", "--samples", str(samples), "--model", prm_folder, "--out", str(out)]) == 2
+    assert main(["score", "--samples", str(samples), "--prm", prm_folder, "--output", str(out)]) == 2
     assert main(["score", "--samples", str(samples)]) == 2
 
 
 def test_score_reads_problem_text_from_samples(tmp_path, prm_folder, problems):
     samples = tmp_path / "samples.jsonl"
     samples.write_text(json.dumps({"problem": problems[0].problem, "text": problems[0].solution}) + "\n")
-    assert main(["score", "--samples", str(samples), "--model", prm_folder]) == 0
+    assert main(["score", "--samples", str(samples), "--prm", prm_folder]) == 0
     row = json.loads((tmp_path / "samples.scored.jsonl").read_text())
     assert len(row["step_scores"]) == len(PRMScorer(prm_folder).steps_of(problems[0].solution))
 

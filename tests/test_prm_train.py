@@ -38,7 +38,7 @@ def backbone(tmp_path_factory, data_file) -> str:
 
 
 def _config(data_file: Path, backbone: str, out: Path, **overrides) -> TrainConfig:
-    options = dict(data=str(data_file), model=backbone, out=str(out), max_steps=8, batch_size=8, lr=3e-3,
+    options = dict(data=str(data_file), model=backbone, out_dir=str(out), max_steps=8, batch_size=8, lr=3e-3,
                    eval_fraction=0.2, save_steps=100, logging_steps=4, warmup_ratio=0.0, threads=1)
     options.update(overrides)
     return TrainConfig(**options)
@@ -145,7 +145,7 @@ def test_metrics():
 
 def test_prm_train_command_end_to_end(tmp_path, data_file, backbone, capsys):
     out = tmp_path / "prm"
-    code = main(["train", "--data", str(data_file), "--model", backbone, "--out", str(out), "--max-steps", "4",
+    code = main(["train", "--data", str(data_file), "--model", backbone, "--out-dir", str(out), "--max-steps", "4",
                  "--batch-size", "8", "--lr", "3e-3", "--eval-fraction", "0.2", "--threads", "1"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -155,7 +155,7 @@ def test_prm_train_command_end_to_end(tmp_path, data_file, backbone, capsys):
     scorer = PRMScorer(out, device="cpu")
     assert [len(s) for s in scorer.score_batch([(r.prompt, r.completions) for r in rows])] == \
         [len(r.completions) for r in rows]
-    assert main(["train", "--model", backbone, "--out", str(out)]) == 2  # --data missing
+    assert main(["train", "--model", backbone, "--out-dir", str(out)]) == 2  # --data missing
 
 
 def test_wandb_offline(tmp_path, data_file, backbone, monkeypatch):

@@ -13,7 +13,7 @@ from prm.quickstart.report import within_problem_auc
 
 TOY = ["--test-problems", "6", "--train-problem-count", "12", "--n", "4", "--train-samples", "2",
        "--mc-samples", "4", "--mc-k", "2", "--policy-steps", "30", "--verifier-steps", "10",
-       "--max-tokens", "48", "--backend", "hf"]
+       "--max-new-tokens", "48", "--backend", "hf"]
 
 
 @pytest.mark.slow
@@ -38,7 +38,7 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, capsys: py
 
 def test_fresh_refuses_a_folder_that_is_not_a_quickstart_run(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
-    assert main(["quickstart", "--out-dir", str(tmp_path), "--fresh", *TOY]) == 1
+    assert main(["quickstart", "--out-dir", str(tmp_path), "--no-resume", *TOY]) == 1
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 

@@ -136,7 +136,8 @@ def test_writer_refuses_other_settings_and_broken_files(tmp_path: Path) -> None:
 
 def _sample_cmd(model: Path, problems: Path, out: Path, n: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "prm.cli", "sample", "--backend", "hf", "--model", str(model), "--problems",
-            str(problems), "--out", str(out), "--n", str(n), "--max-tokens", "48", "--hf-batch-size", "8", *extra]
+            str(problems), "--output", str(out), "--n", str(n), "--max-new-tokens", "48", "--hf-batch-size", "8",
+            *extra]
 
 
 def _env() -> dict[str, str]:
@@ -185,8 +186,8 @@ def test_prm_sample_records_in_process(tiny_policy: Path, tmp_path: Path) -> Non
     from prm.cli import main
 
     problems, out = write_problems(tmp_path / "problems.jsonl", 3), tmp_path / "s.jsonl"
-    args = ["sample", "--backend", "hf", "--model", str(tiny_policy), "--problems", str(problems), "--out", str(out),
-            "--n", "2", "--temperature", "0", "--max-tokens", "48"]
+    args = ["sample", "--backend", "hf", "--model", str(tiny_policy), "--problems", str(problems), "--output", str(out),
+            "--n", "2", "--temperature", "0", "--max-new-tokens", "48"]
     assert main(args) == 0
     rows = [Sample.from_dict(json.loads(line)) for line in out.read_text().splitlines()]
     assert [(r.problem_id, r.sample_idx) for r in rows] == [(f"p{i:03d}", k) for i in range(3) for k in range(2)]
@@ -198,4 +199,4 @@ def test_prm_sample_records_in_process(tiny_policy: Path, tmp_path: Path) -> Non
     assert metrics["samples"] == 6 and metrics["backend"] == "hf" and metrics["runtime"]["precision"] == "float32"
     assert metrics["runtime"]["tokens_per_s"] > 0 and "cpu_native_bf16" in metrics["runtime"]["machine"]
     assert main([*args, "--temperature", "0.5"]) == 2  # resuming with other settings is refused
-    assert main(args[:-2]) == 2  # --max-tokens 512 differs too
+    assert main(args[:-2]) == 2  # --max-new-tokens 512 differs too

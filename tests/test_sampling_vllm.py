@@ -50,8 +50,8 @@ def main(model, prompts_json, problems, samples, n, out):
 
     prompts = json.loads(prompts_json)
     result = {}
-    config = SampleCommandConfig(model=model, problems=problems, out=samples, n=int(n), backend="vllm",
-                                 max_tokens=48, batch_problems=4, max_model_len=256, dtype="float32")
+    config = SampleCommandConfig(model=model, problems=problems, output=samples, n=int(n), backend="vllm",
+                                 max_new_tokens=48, batch_problems=4, max_model_len=256, dtype="float32")
     sampler = build_sampler(config)  # what `prm sample --backend vllm` starts
     assert isinstance(sampler, VLLMSampler)
     with sampler:

@@ -6,6 +6,8 @@ Imports without torch. The public API::
     verify(r"\\frac{1}{2}", r"... so the answer is \\boxed{0.5}").is_equal   # True
 """
 
+__distribution__ = "prm-math"  # checked by `import prm`: this is prm-math's verifiers
+
 from verifiers.config import DEFAULT_CONFIG, Status, VerifyConfig
 from verifiers.extract import extract_answer, last_boxed
 from verifiers.rewards import answer_reward

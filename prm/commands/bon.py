@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from data.jsonl import RecordError
+from prm.cli_contract import shared
 from verifiers import VerifyConfig
 
 logger = logging.getLogger(__name__)
@@ -26,15 +27,12 @@ class BonCommandConfig:
     samples: str | None = field(
         default=None, metadata={"help": "JSONL of scored samples (required); several files comma-separated"}
     )
-    problems: str | None = field(
-        default=None,
-        metadata={"help": "problems: built-in name, JSONL file/folder or hub id (gold answers for verdicts and "
-                          "step labels, fields for the breakdown); optional when every sample has a verdict"},
-    )
-    split: str | None = field(default=None, metadata={"help": "split of --problems (default: the loader's)"})
-    out_dir: str = field(default="runs/bon", metadata={"help": "where bon.md, bon.json and bon.png are written"})
+    problems: str | None = shared("problems", detail="gold answers for verdicts and step labels, fields for the "
+                                                     "breakdown; optional when every sample has a verdict")
+    split: str | None = shared("split")
+    out_dir: str = shared("out_dir", "runs/bon", "bon.md, bon.json and bon.png")
     trials: int = field(default=200, metadata={"help": "random subsets per problem and N"})
-    seed: int = field(default=0, metadata={"help": "seed of the subsets and the bootstrap"})
+    seed: int = shared("seed", 0, "of the subsets and the bootstrap")
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the problems"})
     confidence: float = field(default=0.95, metadata={"help": "confidence level of the intervals"})
     max_n: int | None = field(default=None, metadata={"help": "largest N (default: the fewest samples of a problem)"})
@@ -46,8 +44,8 @@ class BonCommandConfig:
                           "on synthetic/GSM8K problems (auto); fields only; exact labels; or none"},
     )
     write_verdicts: bool = field(default=False, metadata={"help": "write computed verdicts back to the samples"})
-    workers: int = field(default=2, metadata={"help": "parallel verifier workers for missing verdicts"})
-    timeout_s: float = field(default=3.0, metadata={"help": "sympy budget per answer check, seconds"})
+    workers: int = shared("workers", 2, "for missing verdicts")
+    timeout_s: float = shared("timeout_s", 3.0)
     title: str = field(default="Best-of-N", metadata={"help": "title of the Markdown report"})
 
 

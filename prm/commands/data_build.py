@@ -1,9 +1,9 @@
-"""``prm data build --out D``: a step-labelled dataset from synthetic, GSM8K and MATH reference solutions.
+"""``prm data build --output D``: a step-labelled dataset from synthetic, GSM8K and MATH reference solutions.
 
 Each usable reference solution is a positive row (all steps 1.0) and gets ``--negatives`` copies with
 one corrupted step (a changed result or operand, or a dropped step) labelled exactly: 1.0 before the
-first error, 0.0 at it (see ``data.labelling.perturb``). Writes ``StepwiseRow`` JSONL atomically and prints the
-composition (rows by source and by perturbation, positive/negative share, mean steps) and the
+first error, 0.0 at it (see ``data.labelling.perturb``). Writes ``StepwiseRow`` JSONL atomically and prints
+the composition (rows by source and by perturbation, positive/negative share, mean steps) and the
 perturbation yield (references tried, kept, skipped by reason).
 """
 
@@ -17,17 +17,18 @@ from typing import Literal
 
 from data.build import build_dataset, composition_table, yield_table
 from data.jsonl import RecordError
+from prm.cli_contract import shared
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class DataBuildConfig:
-    out: str | None = field(default=None, metadata={"help": "output JSONL of stepwise rows (required)"})
+    output: str | None = shared("output", detail="JSONL of stepwise rows", required=True)
     n_synthetic: int = field(default=4000, metadata={"help": "synthetic problems to generate (0: none)"})
     gsm8k: int = field(default=-1, metadata={"help": "GSM8K train problems to use (-1: all, 0: none)"})
     math: int = field(default=-1, metadata={"help": "MATH train problems to use (-1: all, 0: none)"})
-    seed: int = field(default=0, metadata={"help": "seed of the synthetic problems, the corruptions and the shuffle"})
+    seed: int = shared("seed", 0, "of the synthetic problems, the corruptions and the shuffle")
     negatives: int = field(default=1, metadata={"help": "corrupted copies to try per reference solution"})
     after_error: Literal["drop", "zero"] = field(
         default="drop", metadata={"help": "after the first wrong step: drop the rest, or label it 0.0"}
@@ -42,12 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(config: DataBuildConfig, args: argparse.Namespace) -> int:
-    if not config.out:
-        logger.error("--out is required")
-        return 2
     try:
-        report = build_dataset(config.out, n_synthetic=config.n_synthetic, gsm8k=config.gsm8k, math=config.math,
-                               seed=config.seed, negatives=config.negatives, after_error=config.after_error)
+        report = build_dataset(config.output or "", n_synthetic=config.n_synthetic, gsm8k=config.gsm8k,
+                               math=config.math, seed=config.seed, negatives=config.negatives,
+                               after_error=config.after_error)
     except (RecordError, FileNotFoundError, ValueError) as error:  # a source that cannot be read or generated
         logger.error("%s", error)
         return 2

@@ -16,16 +16,17 @@ from pathlib import Path
 
 from data.records import write_records
 from data.synth import FAMILIES, TEST_FRACTION, Difficulty, generate_problems
+from prm.cli_contract import shared
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class DataSynthConfig:
-    out_dir: str = field(default="runs/synth", metadata={"help": "directory for train.jsonl and test.jsonl"})
+    out_dir: str = shared("out_dir", "runs/synth", "train.jsonl and test.jsonl")
     n_train: int = field(default=20_000, metadata={"help": "number of training problems"})
     n_test: int = field(default=500, metadata={"help": "number of test problems"})
-    seed: int = field(default=0, metadata={"help": "random seed (the split itself does not depend on it)"})
+    seed: int = shared("seed", 0, "the split itself does not depend on it")
     families: str | None = field(
         default=None, metadata={"help": f"comma-separated families (default: all of {', '.join(FAMILIES)})"}
     )

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from data.jsonl import RecordError, read_jsonl
+from prm.cli_contract import shared
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +27,12 @@ class EvalStepsConfig:
     data: str | None = field(default=None, metadata={"help": "JSONL of scored stepwise rows or samples (required)"})
     dev: str | None = field(default=None, metadata={"help": "JSONL dev set for the threshold (default: a split)"})
     dev_fraction: float = field(default=0.3, metadata={"help": "share of --data used as dev set when no --dev"})
-    seed: int = field(default=0, metadata={"help": "seed of the dev split"})
+    seed: int = shared("seed", 0, "of the dev split")
     score_field: str = field(default="step_scores", metadata={"help": "field holding the per-step scores"})
     wrong_label_at: float = field(
         default=0.0, metadata={"help": "a step is wrong when its label is <= this (0.0: hard labels)"}
     )
-    out_dir: str = field(default="runs/eval_steps", metadata={"help": "where the report is written"})
+    out_dir: str = shared("out_dir", "runs/eval_steps", "the report")
 
 
 CONFIG = EvalStepsConfig

@@ -1,4 +1,4 @@
-"""``prm grpo --model runs/policy-default --out runs/grpo --rewards answer:1.0``: GRPO on our rewards.
+"""``prm grpo --model runs/policy-default --out-dir runs/grpo --rewards answer:1.0``: GRPO on our rewards.
 
 Trains the policy with G completions per prompt, weighted reward sources (``answer``, ``prm_outcome``,
 ``prm_process``, ``format``, ``length``; see ``prm.rewards``), outcome and/or process advantages
@@ -27,9 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(config: GRPOConfig, args: argparse.Namespace) -> int:
     from prm.grpo.trainer import train_grpo
 
-    if not config.out:
-        logger.error("missing required option --out")
-        return 2
     try:
         result = train_grpo(config)
     except (ValueError, FileExistsError, OSError) as error:

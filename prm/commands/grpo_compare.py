@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from prm.cli_contract import shared
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class GRPOCompareConfig:
-    out_dir: str = field(default="runs/grpo-compare", metadata={"help": "where the table and the plot go"})
+    out_dir: str = shared("out_dir", "runs/grpo-compare", "the table and the plot")
 
 
 CONFIG = GRPOCompareConfig

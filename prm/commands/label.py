@@ -1,4 +1,4 @@
-"""``prm label --method exact|perturb|mc --problems P [--samples S] --out O``: step labels as stepwise rows.
+"""``prm label --method exact|perturb|mc --problems P [--samples S] --output O``: step labels as stepwise rows.
 
 Methods (``METHODS``, name -> function; a new method is one more entry):
 
@@ -12,7 +12,8 @@ Methods (``METHODS``, name -> function; a new method is one more entry):
   ``prm.sampling``); ``--mc-label`` soft or hard (the other kind kept in an extra column);
   ``--consensus exact`` keeps only samples whose MC first error equals the exact labeller's
   (``data.labelling.consensus``). Resumable: each chunk of ``--mc-chunk`` solutions is journalled
-  (``OUT.partial.jsonl``, fsync'd) when labelled; rerunning after a kill skips the journalled ones.
+  (``OUTPUT.partial.jsonl``, fsync'd) when labelled; rerunning after a kill skips the journalled ones
+  (``--no-resume`` deletes the journal first).
 
 ``--problems`` is a built-in name (math, math500, gsm8k, aime2024), a local file or folder, or a
 hub id (``data.loaders.load_problems``). The labelling itself lives in :mod:`data.labelling`; this
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from data.build import composition, composition_table
-from data.journal import settings_path
+from data.journal import discard
 from data.jsonl import RecordError
 from data.labelling import (
     consensus_filter,
@@ -45,6 +46,7 @@ from data.labelling import (
     perturb_problems,
 )
 from data.records import Problem, Sample, StepwiseRow, read_records, write_records
+from prm.cli_contract import shared
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +54,16 @@ logger = logging.getLogger(__name__)
 @dataclass
 class LabelCommandConfig:
     method: str = field(default="exact", metadata={"help": "labelling method: exact, perturb or mc"})
-    problems: str | None = field(
-        default=None, metadata={"help": "problems (required): built-in name, JSONL file/folder or hub id"}
-    )
-    split: str | None = field(default=None, metadata={"help": "split of --problems (default: the loader's)"})
+    problems: str | None = shared("problems", required=True)
+    split: str | None = shared("split")
     samples: str | None = field(
         default=None, metadata={"help": "JSONL of samples to label (exact); default: the reference solutions"}
     )
-    out: str | None = field(default=None, metadata={"help": "output JSONL of stepwise rows (required)"})
+    output: str | None = shared("output", detail="JSONL of stepwise rows", required=True)
     after_error: Literal["drop", "zero"] = field(
         default="drop", metadata={"help": "after the first wrong step: drop the rest, or label it 0.0"}
     )
-    limit: int | None = field(default=None, metadata={"help": "label at most this many samples or problems"})
+    limit: int | None = shared("limit", detail="samples, or problems without --samples")
     split_mode: str = field(
         default="auto",
         metadata={"help": "how texts become steps: blank_line, newline, step_marker, sentence, or auto (reference "
@@ -73,13 +73,13 @@ class LabelCommandConfig:
     missing_answer: Literal["wrong", "ignore"] = field(
         default="wrong", metadata={"help": "a last step with no final answer is wrong, or not judged"}
     )
-    seed: int = field(default=0, metadata={"help": "seed of the corruptions (perturb)"})
+    seed: int = shared("seed", 0, "of the corruptions (perturb) and the rollouts (mc)")
     negatives: int = field(default=1, metadata={"help": "corrupted copies per reference solution (perturb)"})
-    model: str | None = field(default=None, metadata={"help": "policy model folder or hub id (mc, required)"})
+    model: str | None = shared("model", detail="the policy that writes the rollouts (mc, required)")
     k: int = field(default=8, metadata={"help": "completions per step prefix (mc)"})
     backend: Literal["auto", "vllm", "hf"] = field(default="auto", metadata={"help": "sampling backend (mc)"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the rollouts (mc)"})
-    max_tokens: int = field(default=256, metadata={"help": "most new tokens per rollout (mc)"})
+    max_new_tokens: int = shared("max_new_tokens", 256, "a rollout (mc)")
     mc_label: Literal["soft", "hard"] = field(
         default="soft", metadata={"help": "labels column: soft (fraction correct) or hard (any correct) (mc)"}
     )
@@ -90,6 +90,7 @@ class LabelCommandConfig:
         default=64, metadata={"help": "solutions per generate call, journalled together: a kill loses at most "
                                       "one chunk, a rerun resumes (mc)"}
     )
+    resume: bool = shared("resume", True, "mc: the journal of labelled chunks")
 
 
 CONFIG = LabelCommandConfig
@@ -138,14 +139,14 @@ def label_perturb(config: LabelCommandConfig) -> LabelOutput:
 def _mc_settings(config: LabelCommandConfig, items: int) -> dict[str, object]:
     """The settings that shape MC labels: resuming a journal with other values is refused."""
     model = str(Path(config.model).resolve()) if config.model and Path(config.model).exists() else config.model
-    keys = ("problems", "split", "samples", "limit", "split_mode", "k", "temperature", "max_tokens", "seed",
+    keys = ("problems", "split", "samples", "limit", "split_mode", "k", "temperature", "max_new_tokens", "seed",
             "mc_chunk")
     return {"model": model, "items": items, **{key: getattr(config, key) for key in keys}}
 
 
 def _journal_path(config: LabelCommandConfig) -> Path:
-    """Where ``--method mc`` journals its progress: ``OUT.partial.jsonl`` (removed once OUT is written)."""
-    return Path(f"{config.out}.partial.jsonl")
+    """Where ``--method mc`` journals its progress: ``OUTPUT.partial.jsonl`` (removed once OUTPUT is written)."""
+    return Path(f"{config.output}.partial.jsonl")
 
 
 def label_mc(config: LabelCommandConfig) -> LabelOutput:
@@ -158,7 +159,9 @@ def label_mc(config: LabelCommandConfig) -> LabelOutput:
     skipped: collections.Counter = collections.Counter()
     problems = _load_problems(config, None if config.samples else config.limit)
     samples = _read_samples(config) if config.samples else None
-    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
+    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_new_tokens, seed=config.seed)
+    if not config.resume:
+        discard(_journal_path(config))
     with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
         items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer),
                          split_mode=config.split_mode, skipped=skipped)
@@ -190,18 +193,13 @@ def run(config: LabelCommandConfig, args: argparse.Namespace) -> int:
     if config.method not in METHODS:
         logger.error("unknown --method %r; choose from %s", config.method, ", ".join(METHODS))
         return 2
-    if not config.problems or not config.out:
-        logger.error("--problems and --out are required")
-        return 2
     try:
         rows, skipped = METHODS[config.method](config)
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)
         return 2
-    count = write_records(config.out, rows)
-    journal = _journal_path(config)  # mc's journal: the output is complete
-    journal.unlink(missing_ok=True)
-    settings_path(journal).unlink(missing_ok=True)
-    logger.info("wrote %d rows to %s (%s)", count, config.out, config.method)
+    count = write_records(config.output or "", rows)
+    discard(_journal_path(config), "the output is complete")  # mc's journal
+    logger.info("wrote %d rows to %s (%s)", count, config.output, config.method)
     sys.stdout.write(_summary(rows, skipped) + "\n")
     return 0

@@ -4,8 +4,9 @@ Without ``--model`` it trains a byte-level BPE tokenizer and a small Llama-style
 synthetic problems generated in-process (or on ``--data train.jsonl``) for ``--max-steps`` optimizer
 steps (``--minutes`` also caps the wall clock, if asked); with ``--model PATH_OR_HUB_ID`` it fine-tunes
 that model on the same data. Checkpoints go to ``OUT_DIR/checkpoint`` every ``--checkpoint-minutes``;
-``--resume`` continues a killed run. At the end the policy is sampled on ``--eval-problems`` held-out
-synthetic test problems and pass@k / majority vote are printed and stored in ``OUT_DIR/policy_meta.json``.
+a rerun continues a killed run (``--no-resume`` starts over). At the end the policy is sampled on
+``--eval-problems`` held-out synthetic test problems and pass@k / majority vote are printed and stored in
+``OUT_DIR/policy_meta.json``.
 """
 
 from __future__ import annotations

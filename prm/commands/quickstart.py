@@ -3,10 +3,11 @@
 On a CPU-only machine with no network it builds everything from scratch on the synthetic arithmetic
 task (:mod:`prm.quickstart.stages` lists the stages) and writes ``runs/quickstart/report.md`` with
 PRM vs learned ORM vs majority vote vs oracle, first-error detection, and each stage's time and
-command. Finished stages are reused on the next run (``--fresh`` redoes them); a killed run resumes.
+command. Finished stages are reused on the next run and a killed run resumes (``--no-resume`` redoes
+everything).
 On a GPU machine the same command takes real models and data::
 
-    prm quickstart --policy Qwen/Qwen2.5-Math-1.5B-Instruct --prm runs/my-prm --orm runs/my-orm \\
+    prm quickstart --model Qwen/Qwen2.5-Math-1.5B-Instruct --prm runs/my-prm --orm runs/my-orm \\
         --problems math500 --test-problems 500 --n 64
 """
 
@@ -33,23 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _clear(paths: QuickstartPaths) -> None:
-    """``--fresh``: delete a previous quickstart's outputs (only a folder that holds one, or an empty one)."""
+    """``--no-resume``: delete a previous quickstart's outputs (only a folder that holds one, or an empty one)."""
     root = paths.root
     if not root.exists():
         return
     if not paths.state.is_dir() and any(root.iterdir()):
-        raise ValueError(f"--fresh would delete {root}, which does not hold a quickstart run; pick another --out-dir")
-    logger.info("--fresh: deleting %s", root)
+        raise ValueError(f"--no-resume would delete {root}, which does not hold a quickstart run; pick another "
+                         "--out-dir")
+    logger.warning("--no-resume: deleting %s", root)
     shutil.rmtree(root)
 
 
 def _setup(config: QuickstartConfig, paths: QuickstartPaths) -> str:
     """One line: which model sampled, which LM the reward models start from, and their head."""
-    policy = f"`{config.policy}`" if config.policy else f"`{paths.policy}` ({config.policy_steps} steps from scratch)"
+    policy = f"`{config.model}`" if config.model else f"`{paths.policy}` ({config.policy_steps} steps from scratch)"
     if config.verifier:
         verifier = f"`{config.verifier}`"
-    elif config.policy:
-        verifier = f"`{config.policy}` (the policy)"
+    elif config.model:
+        verifier = f"`{config.model}` (the policy)"
     else:
         verifier = f"`{paths.verifier}` (the policy trained {config.verifier_steps} steps further)"
     head = "" if config.prm and config.orm else f", reward-model head `{config.prm_head}`"
@@ -61,7 +63,7 @@ def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         stages = build_stages(config)
-        if config.fresh:
+        if not config.resume:
             _clear(paths)
         results = run_stages(stages, paths.state)
     except (StageFailed, ValueError) as error:

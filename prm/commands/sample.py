@@ -1,11 +1,11 @@
-"""``prm sample --model M --problems P --n 64 --out samples.jsonl``: N solutions per problem, resumable.
+"""``prm sample --model M --problems P --n 64 --output samples.jsonl``: N solutions per problem, resumable.
 
 Writes one Sample record per solution (``problem_id``, ``sample_idx``, ``text``, ``steps`` split on
 blank lines, ``answer`` extracted from the text, ``num_tokens``, ``finish_reason``). A problem's N
 samples are appended together and fsync'd; rerunning the same command after a kill drops the torn
-tail and continues with the problems not yet written (``prm.sampling.writer``). Prompts come from
-``prm.prompts.build_prompt`` (the model's chat template when it has one). ``--backend auto`` is vLLM
-when it imports, else Hugging Face ``generate``.
+tail and continues with the problems not yet written (``prm.sampling.writer``; ``--no-resume`` starts
+over). Prompts come from ``prm.prompts.build_prompt`` (the model's chat template when it has one).
+``--backend auto`` is vLLM when it imports, else Hugging Face ``generate``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from data.journal import discard
 from data.jsonl import RecordError
 from data.records import Problem, Sample
 from data.segment import split_steps
+from prm.cli_contract import shared
 from prm.sampling.base import Completion, Sampler, SamplingConfig, resolve_backend
 from prm.sampling.writer import ResumeMismatch, SampleWriter
 from verifiers import extract_answer
@@ -33,21 +35,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SampleCommandConfig:
-    model: str | None = field(default=None, metadata={"help": "policy (required): model folder or hub id"})
-    problems: str | None = field(
-        default=None, metadata={"help": "problems (required): built-in name, JSONL file/folder or hub id"}
-    )
-    out: str | None = field(default=None, metadata={"help": "output JSONL of samples (required); resumed if present"})
-    split: str | None = field(default=None, metadata={"help": "split of --problems (default: the loader's)"})
-    limit: int | None = field(default=None, metadata={"help": "sample at most this many problems"})
+    model: str | None = shared("model", detail="the policy", required=True)
+    problems: str | None = shared("problems", required=True)
+    output: str | None = shared("output", detail="JSONL of samples", required=True)
+    split: str | None = shared("split")
+    limit: int | None = shared("limit")
     n: int = field(default=64, metadata={"help": "samples per problem"})
     backend: Literal["auto", "vllm", "hf"] = field(
         default="auto", metadata={"help": "vllm, hf (transformers generate), or auto: vllm when importable"}
     )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature; 0 is greedy"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
-    max_tokens: int = field(default=512, metadata={"help": "most new tokens per sample"})
-    seed: int = field(default=0, metadata={"help": "random seed (vLLM: the engine's)"})
+    max_new_tokens: int = shared("max_new_tokens", 512)
+    seed: int = shared("seed", 0, "vLLM: the engine's")
     stop_at_step_end: bool = field(
         default=False, metadata={"help": "stop each sample at its first blank line (one step, for rollouts)"}
     )
@@ -57,13 +57,14 @@ class SampleCommandConfig:
     max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length (default: model's)"})
     dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16 or float16"})
     hf_batch_size: int = field(default=64, metadata={"help": "HF: sequences per generate batch"})
-    device: str = field(default="auto", metadata={"help": "HF: device (auto: cuda, mps, else cpu)"})
+    device: str = shared("device", "auto", "HF backend only")
+    resume: bool = shared("resume", True, "the problems already in the output")
 
 
 CONFIG = SampleCommandConfig
 
 # The settings that shape the samples; resuming with other values is refused.
-META_KEYS = ("model", "n", "temperature", "top_p", "max_tokens", "stop_at_step_end")
+META_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "stop_at_step_end")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,9 +99,6 @@ def to_records(problem: Problem, completions: list[Completion]) -> list[dict[str
 
 
 def _check(config: SampleCommandConfig) -> str | None:
-    missing = [f"--{name}" for name in ("model", "problems", "out") if getattr(config, name) is None]
-    if missing:
-        return f"missing required option(s): {', '.join(missing)}"
     if config.n < 1 or config.batch_problems < 1:
         return "--n and --batch-problems must be >= 1"
     return None
@@ -146,7 +144,7 @@ def sample_problems(
         return counts
     owned = sampler is None
     sampler = sampler or build_sampler(config)
-    params = SamplingConfig(temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
+    params = SamplingConfig(temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_new_tokens,
                             stop_at_step_end=config.stop_at_step_end)
     start = time.perf_counter()
     try:
@@ -173,7 +171,7 @@ def write_sample_metrics(config: SampleCommandConfig, counts: collections.Counte
     record = {"samples": counts["samples"], "tokens": counts["tokens"], "seconds": round(seconds, 1),
               "backend": resolve_backend(config.backend),
               "runtime": stage_record(resolve_device(config.device), precision, tokens_per_s)}
-    path = metrics_path(config.out or "")
+    path = metrics_path(config.output or "")
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -188,10 +186,12 @@ def run(config: SampleCommandConfig, args: argparse.Namespace) -> int:
         meta = {key: getattr(config, key) for key in META_KEYS}
         if Path(meta["model"]).exists():  # the same local model, however the path was spelled
             meta["model"] = str(Path(meta["model"]).resolve())
-        with SampleWriter(config.out or "", config.n, meta) as writer:
+        if not config.resume:
+            discard(Path(config.output or ""))
+        with SampleWriter(config.output or "", config.n, meta) as writer:
             done = sum(writer.is_done(p.id) for p in problems)
             if writer.completed:
-                logger.info("resuming %s: %d of %d problems already sampled", config.out, done, len(problems))
+                logger.info("resuming %s: %d of %d problems already sampled", config.output, done, len(problems))
             counts = sample_problems(config, problems, writer)
     except (RecordError, ResumeMismatch) as error:
         logger.error("%s", error)
@@ -202,7 +202,7 @@ def run(config: SampleCommandConfig, args: argparse.Namespace) -> int:
     summary = (
         f"sampled {counts['samples']} solutions ({len(problems) - done} problems x {config.n}) in {seconds:.1f} s, "
         f"{counts['tokens'] / max(seconds, 1e-9):.0f} tokens/s; finish: stop {counts['finish:stop']}, "
-        f"length {counts['finish:length']}; {len(problems)} problems in {config.out}"
+        f"length {counts['finish:length']}; {len(problems)} problems in {config.output}"
     )
     sys.stdout.write(summary + "\n")
     return 0

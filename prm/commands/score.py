@@ -1,11 +1,12 @@
-"""``prm score --samples S --model O``: add ``step_scores`` (P(correct) per step) to every sample, resumably.
+"""``prm score --samples S --prm P``: add ``step_scores`` (P(correct) per step) to every sample, resumably.
 
-Each sample is scored in one forward pass (:class:`prm.model.PRMScorer`); its steps are its ``steps``
-field, or its ``text`` split the way the PRM was trained. The problem text comes from the sample
-(``problem`` or ``prompt``) or from ``--problems`` joined on ``problem_id``. Rows are appended to the
-output (default ``S`` with ``.scored.jsonl``) chunk by chunk, so a killed run loses at most one chunk:
-rerunning skips the rows already there (a torn last line is cut off first). Steps past the model's
-longest input score ``null``.
+Each sample is scored in one forward pass by the PRM ``--prm`` (any format :func:`prm.model.load_scorer`
+reads; an outcome RM scores the same way); its steps are its ``steps`` field, or its ``text`` split the way
+the PRM was trained. The problem text comes from the sample (``problem`` or ``prompt``) or from the problems
+of ``--problems`` (:func:`data.loaders.load_problems`, the ids ``prm sample`` wrote) joined on ``problem_id``.
+Rows are appended to the output (default ``S`` with ``.scored.jsonl``) chunk by chunk, so a killed run loses
+at most one chunk: rerunning skips the rows already there (a torn last line is cut off first; ``--no-resume``
+starts the output over). Steps past the model's longest input score ``null``.
 """
 
 from __future__ import annotations
@@ -21,27 +22,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from data.journal import append_synced, cut_tail
+from data.journal import append_synced, cut_tail, discard
 from data.jsonl import RecordError, read_jsonl, require_field
+from prm.cli_contract import shared
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class ScoreConfig:
-    samples: str | None = field(default=None, metadata={"help": "JSONL of samples (text and/or steps) (required)"})
-    model: str | None = field(default=None, metadata={"help": "PRM folder written by `prm train` (required)"})
-    out: str | None = field(default=None, metadata={"help": "output JSONL (default: SAMPLES with .scored.jsonl)"})
-    problems: str | None = field(default=None, metadata={"help": "JSONL of problems (id, problem) to join on "
-                                                                 "problem_id when samples lack the problem text"})
-    batch_size: int = field(default=16, metadata={"help": "solutions per forward pass (sorted by length)"})
+    samples: str | None = field(default=None, metadata={"help": "JSONL of samples (text and/or steps)",
+                                                        "required": True})
+    prm: str | None = shared("prm", required=True)
+    output: str | None = shared("output", detail="scored JSONL (default: SAMPLES with .scored.jsonl)")
+    problems: str | None = shared("problems", detail="their texts, joined on problem_id when samples lack them")
+    batch_size: int = shared("batch_size", 16, "solutions, sorted by length")
     chunk_rows: int = field(default=256, metadata={"help": "rows scored and appended to the output per write"})
-    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto uses a GPU if present"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
+    threads: int = shared("threads", 0)
     score_field: str = field(
         default="step_scores",
         metadata={"help": "field the scores go to (e.g. orm_step_scores for an outcome RM, read by `prm bon`)"},
     )
+    resume: bool = shared("resume", True, "the rows already in the output")
 
 
 CONFIG = ScoreConfig
@@ -51,15 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """No positional arguments: everything is an option of ``ScoreConfig``."""
 
 
-def _problem_texts(path: str | None) -> dict[str, str]:
-    if not path:
+def _problem_texts(spec: str | None) -> dict[str, str]:
+    if not spec:
         return {}
-    texts = {}
-    for line_no, row in read_jsonl(path):
-        where = f"{path} line {line_no}"
-        texts[str(require_field(row, ("id", "unique_id", "problem_id"), where))] = \
-            require_field(row, ("problem", "question", "prompt"), where)
-    return texts
+    from data.loaders import load_problems
+
+    return {problem.id: problem.problem for problem in load_problems(spec)}
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, Any]:
@@ -91,7 +91,8 @@ def _todo(samples: str, done: list[tuple[Any, Any]], problems: dict[str, str]) -
         if index < len(done):
             if done[index] != _key(row):
                 raise RecordError(f"{where}: the output's row {index + 1} is {done[index]}, not {_key(row)}; "
-                                  "it was written for another samples file (delete it or pass another --out)")
+                                  "it was written for another samples file (pass --no-resume to start it over, "
+                                  "or another --output)")
             continue
         problem = row.get("problem") or row.get("prompt")
         if not isinstance(problem, str):
@@ -121,8 +122,10 @@ def _append(out: Path, rows: list[dict[str, Any]]) -> None:
 
 def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
     """Score the rows of ``config.samples`` not yet in the output; (output, rows skipped, rows scored)."""
-    out = Path(config.out) if config.out else Path(config.samples).with_suffix(".scored.jsonl")
+    out = Path(config.output) if config.output else Path(config.samples or "").with_suffix(".scored.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not config.resume:
+        discard(out)
     done = scored_rows(out)
     if done:
         logger.info("%s: %d rows already scored, resuming", out, len(done))
@@ -150,16 +153,13 @@ def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
 
 
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:
-    if not config.samples or not config.model:
-        logger.error("--samples and --model are required")
-        return 2
     from prm.model.formats import load_scorer
     from prm.runtime import set_threads
 
     set_threads(config.threads)
     start = time.perf_counter()
     try:
-        scorer = load_scorer(config.model, device=config.device, batch_size=config.batch_size)
+        scorer = load_scorer(config.prm or "", device=config.device, batch_size=config.batch_size)
         out, skipped, scored = score_file(config, scorer)
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)

@@ -1,11 +1,10 @@
-"""``prm train --data D --model M --out O``: train a PRM (or, with ``--outcome``, an outcome RM) on stepwise rows.
+"""``prm train --data D --model M --out-dir O``: train a PRM (or, with ``--outcome``, an outcome RM).
 
 The HF Trainer runs it (so ``accelerate launch -m prm.cli train ...`` gives DDP/FSDP/DeepSpeed); the output
-folder loads with ``AutoModelForTokenClassification.from_pretrained`` and scores with ``prm score`` or
-``prm.model.PRMScorer``. ``--head likelihood`` instead keeps the backbone a frozen LM and fits a logistic
-head on its step log-likelihoods (:mod:`prm.train.likelihood`; scored by ``prm score`` and
-``prm.model.load_scorer`` alike). Prints the held-out metrics (step accuracy, step AUC,
-first-error accuracy/F1) and throughput. See :mod:`prm.train.trainer`.
+folder loads with ``AutoModelForTokenClassification.from_pretrained``. ``--head likelihood`` instead keeps
+the backbone a frozen LM and fits a logistic head on its step log-likelihoods (:mod:`prm.train.likelihood`).
+Either folder scores with ``prm score`` and :func:`prm.model.load_scorer`. Prints the held-out metrics (step
+accuracy, step AUC, first-error accuracy/F1) and throughput. See :mod:`prm.train.run`.
 """
 
 from __future__ import annotations

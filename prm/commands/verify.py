@@ -1,8 +1,9 @@
 """``prm verify FILE``: verdicts for every row of a JSONL file, plus a summary.
 
 Rows may be ``{"gold", "pred"}`` pairs, or sample records (``text`` plus ``answer``/``gold``, or
-``problem_id`` joined with ``--problems``). Writes the rows with ``verdict`` (correct / incorrect
-/ unparsable / timeout), ``extracted_answer`` and ``verdict_reason`` added, atomically.
+``problem_id`` joined with the problems of ``--problems``, read by :func:`data.loaders.load_problems`).
+Writes the rows with ``verdict`` (correct / incorrect / unparsable / timeout), ``extracted_answer`` and
+``verdict_reason`` added, atomically.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from data.jsonl import RecordError, read_jsonl, require_field, write_jsonl_atomic
+from prm.cli_contract import shared
 from verifiers import Status, VerifyConfig, verify_many
 
 logger = logging.getLogger(__name__)
@@ -29,12 +31,10 @@ GOLD_FIELDS = ("gold", "answer")
 
 @dataclass
 class VerifyCommandConfig:
-    problems: str | None = field(
-        default=None, metadata={"help": "JSONL of problems (id, answer) to join on problem_id"}
-    )
-    out: str | None = field(default=None, metadata={"help": "output JSONL (default: FILE with .verified.jsonl)"})
-    workers: int = field(default=2, metadata={"help": "parallel verifier threads / sympy processes"})
-    timeout_s: float = field(default=3.0, metadata={"help": "sympy budget per pair, seconds"})
+    problems: str | None = shared("problems", detail="gold answers, joined to rows with a problem_id")
+    output: str | None = shared("output", detail="JSONL of verdicts (default: FILE with .verified.jsonl)")
+    workers: int = shared("workers", 2)
+    timeout_s: float = shared("timeout_s", 3.0)
     rel_tol: float = field(default=1e-6, metadata={"help": "relative tolerance when decimals are involved"})
     percent: Literal["both", "number", "fraction"] = field(default="both", metadata={"help": "what 10%% may equal"})
 
@@ -46,13 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="JSONL file of (gold, pred) pairs or sample records")
 
 
-def _gold_by_problem(path: str) -> dict[str, str]:
-    answers = {}
-    for line_no, row in read_jsonl(path):
-        where = f"{path} line {line_no}"
-        key = str(require_field(row, ("id", "unique_id", "problem_id"), where))
-        answers[key] = require_field(row, GOLD_FIELDS, where)
-    return answers
+def _gold_by_problem(spec: str) -> dict[str, str]:
+    """Gold answers by problem id, read as ``prm sample`` reads problems (so the ids match its samples)."""
+    from data.loaders import load_problems
+
+    return {problem.id: problem.answer for problem in load_problems(spec)}
 
 
 def _pairs(path: Path, answers: dict[str, str] | None) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -82,8 +80,8 @@ def summarize(counts: collections.Counter, seconds: float) -> str:
 
 
 def run(config: VerifyCommandConfig, args: argparse.Namespace) -> int:
-    answers = _gold_by_problem(config.problems) if config.problems else None
     try:
+        answers = _gold_by_problem(config.problems) if config.problems else None
         rows, pairs = _pairs(args.file, answers)
     except RecordError as error:
         logger.error("%s", error)
@@ -98,7 +96,7 @@ def run(config: VerifyCommandConfig, args: argparse.Namespace) -> int:
         row["extracted_answer"] = verdict.pred
         row["verdict_reason"] = verdict.reason
         counts[row["verdict"]] += 1
-    out = Path(config.out) if config.out else args.file.with_suffix(".verified.jsonl")
+    out = Path(config.output) if config.output else args.file.with_suffix(".verified.jsonl")
     write_jsonl_atomic(out, rows)
     logger.info("wrote %d verdicts to %s", len(rows), out)
     sys.stdout.write(summarize(counts, seconds) + "\n")

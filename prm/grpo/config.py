@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prm.cli_contract import shared
+
 __all__ = ["GRPOConfig", "FINGERPRINT_KEYS"]
 
 # Options that shape the data order, the rollouts or the model: a resume with other values is refused.
@@ -18,12 +20,11 @@ FINGERPRINT_KEYS = ("model", "problems", "split", "levels", "families", "n_train
 
 @dataclass
 class GRPOConfig:
-    model: str = field(default="runs/policy-default", metadata={"help": "policy to train: model folder or hub id"})
-    out: str | None = field(default=None, metadata={"help": "output folder (required): checkpoint, metrics.jsonl, "
-                                                            "evaluations, final model; rerun to resume"})
-    problems: str | None = field(default=None, metadata={"help": "training problems (data.loaders spec: JSONL, "
-                                                                 "folder, 'math500', hub id); default: synthetic"})
-    split: str | None = field(default=None, metadata={"help": "split of --problems (default: the loader's)"})
+    model: str = shared("model", "runs/policy-default", "the policy to train")
+    out_dir: str | None = shared("out_dir", detail="checkpoint, metrics.jsonl, evaluations, final model",
+                                 required=True)
+    problems: str | None = shared("problems", detail="training problems; default: synthetic")
+    split: str | None = shared("split")
     eval_data: str | None = field(default=None, metadata={"help": "held-out problems spec (default: synthetic test "
                                                                   "split when training on synthetic problems)"})
     eval_split: str | None = field(default=None, metadata={"help": "split of --eval-data"})
@@ -36,13 +37,13 @@ class GRPOConfig:
                                                                  "'answer:1.0,format:0.1' or 'answer,prm_outcome@last"
                                                                  ":0.5' (answer, prm_outcome, prm_process, format, "
                                                                  "length)"})
-    prm: str | None = field(default=None, metadata={"help": "PRM folder for prm_outcome / prm_process"})
+    prm: str | None = shared("prm", detail="for prm_outcome / prm_process")
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "generation: hf (the live model, "
                                                                            "in-process) or vllm (weights reloaded "
                                                                            "into the engine after each update)"})
     group_size: int = field(default=8, metadata={"help": "G: completions per prompt"})
     prompts_per_step: int = field(default=8, metadata={"help": "prompts per step (batch = prompts x G)"})
-    max_steps: int = field(default=50, metadata={"help": "GRPO steps (one rollout batch each)"})
+    max_steps: int = shared("max_steps", 50, "GRPO steps, one rollout batch each")
     mu: int = field(default=1, metadata={"help": "optimisation passes over each batch (old log-probs kept)"})
     micro_batch: int = field(default=16, metadata={"help": "sequences per forward/backward (gradient "
                                                            "accumulation over the batch)"})
@@ -53,7 +54,7 @@ class GRPOConfig:
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (also divides the logits "
                                                               "of the loss)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
-    max_new_tokens: int = field(default=256, metadata={"help": "longest completion; also dr_grpo's normaliser"})
+    max_new_tokens: int = shared("max_new_tokens", 256, "also dr_grpo's normaliser")
     loss_aggregation: Literal["grpo", "token_mean", "dr_grpo"] = field(
         default="grpo", metadata={"help": "grpo (per-sequence mean), token_mean, dr_grpo (constant normaliser)"})
     scale_rewards: bool | None = field(default=None, metadata={"help": "divide by the group std (default: on, off "
@@ -65,7 +66,7 @@ class GRPOConfig:
     lora: bool = field(default=False, metadata={"help": "train LoRA adapters (peft) instead of all weights"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    seed: int = field(default=0, metadata={"help": "seed for data order, sampling and evaluation"})
+    seed: int = shared("seed", 0, "of data order and sampling")
     checkpoint_steps: int = field(default=5, metadata={"help": "write a resumable checkpoint every this many "
                                                                "steps"})
     eval_problems: int = field(default=100, metadata={"help": "held-out problems for pass@1 at start and end "
@@ -77,11 +78,10 @@ class GRPOConfig:
     eval_temperature: float = field(default=0.8, metadata={"help": "held-out sampling temperature"})
     report_to: str = field(default="none", metadata={"help": "none or wandb (WANDB_MODE=offline works offline)"})
     run_name: str | None = field(default=None, metadata={"help": "run name for the tracker"})
-    threads: int = field(default=1, metadata={"help": "torch CPU threads (0: torch's default); 1 was 3-20x faster "
-                                                      "than 2 for the tiny policy on 2 shared cores"})
-    device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto (a GPU if present; prm.runtime); "
-                                                         "GRPO trains in float32"})
+    threads: int = shared("threads", 1, "1 was 3-20x faster than 2 for the tiny policy on 2 shared cores")
+    device: str = shared("device", "auto", "GRPO trains in float32")
     vllm_max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length"})
+    resume: bool = shared("resume", True, "the checkpoint in OUT_DIR")
 
     def __post_init__(self) -> None:
         for name in ("group_size", "prompts_per_step", "max_steps", "mu", "micro_batch", "max_new_tokens",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,13 @@ def batch_problems(problems: list[Problem], per_step: int, seed: int, step: int)
 
 
 def restore(config: GRPOConfig, out_dir: Path) -> Path | None:
-    """The checkpoint to resume from, if ``out_dir`` holds one."""
+    """The checkpoint to resume from, if ``out_dir`` holds one; ``--no-resume`` deletes it instead (the metrics
+    file is then cut back to step 0 by the metrics writer)."""
     found = find_checkpoint(out_dir)
+    while found is not None and not config.resume:
+        logger.warning("--no-resume: deleting the checkpoint %s to start over", found)
+        shutil.rmtree(found)
+        found = find_checkpoint(out_dir)
     if found is not None:
         logger.info("resuming from %s", found)
     return found

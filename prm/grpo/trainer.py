@@ -9,7 +9,7 @@ is written; rerunning the same command continues from it. Held-out pass@1 (``prm
 is measured at the start and at the end::
 
     from prm.grpo import GRPOConfig, train_grpo
-    result = train_grpo(GRPOConfig(model="runs/policy-default", out="runs/grpo", max_steps=20))
+    result = train_grpo(GRPOConfig(model="runs/policy-default", out_dir="runs/grpo", max_steps=20))
 """
 
 from __future__ import annotations
@@ -67,11 +67,12 @@ class GRPOResult:
 
 
 def train_grpo(config: GRPOConfig) -> GRPOResult:
-    """Train (or resume) per ``config``; saves the final policy, metrics.jsonl and evaluations in ``out``."""
-    if not config.out:
-        raise ValueError("GRPOConfig.out (--out) is required")
-    Path(config.out).mkdir(parents=True, exist_ok=True)
-    (Path(config.out) / "grpo_config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
+    """Train (or resume) per ``config``; saves the final policy, metrics.jsonl and evaluations in ``out_dir``."""
+    if not config.out_dir:
+        raise ValueError("GRPOConfig.out_dir (--out-dir) is required")
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "grpo_config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
     with torch_threads(config.threads):
         return _train(config)
 
@@ -196,7 +197,7 @@ def _write_run_metrics(out_dir: Path, state: TrainState, device: torch.device) -
 
 
 def _train(config: GRPOConfig) -> GRPOResult:
-    out_dir = Path(config.out or "")
+    out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, state = _setup(config, out_dir)
     model, tokenizer, optimizer = context["model"], context["tokenizer"], context["optimizer"]

@@ -6,9 +6,10 @@
     result = train_policy(PolicyTrainConfig(out_dir="runs/policy-default"))
     # the folder loads with AutoModelForCausalLM / AutoTokenizer.from_pretrained, and with vLLM
 
-Submodules: ``tokenizer`` (byte-level BPE with single digits), ``model`` (sizes, loading), ``data``
-(prompt + solution examples, length-bucketed batches), ``checkpoint`` (resumable state), ``train``
-(the loop), ``evaluate`` (pass@k and majority vote with HF ``generate``).
+Submodules: ``tokenizer`` (byte-level BPE with single digits), ``model`` (sizes of a new model; saved
+policies load with :func:`prm.lm.load_lm`), ``data`` (prompt + solution examples, length-bucketed batches),
+``checkpoint`` (resumable state), ``train`` (the loop), ``evaluate`` (pass@k and the best-of-N harness's
+majority vote over samples drawn by :class:`prm.sampling.hf.HFSampler`).
 """
 
 from prm.policy.config import PolicyTrainConfig

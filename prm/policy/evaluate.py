@@ -1,30 +1,32 @@
-"""A minimal evaluation of a policy: sample N solutions per held-out problem with HF ``generate``.
+"""A quick evaluation of a policy: sample N solutions per held-out problem and summarise them.
 
-Answers are checked with :func:`verifiers.verify_many`. Reported: pass@k for k = 1, 2, 4, ..., N
-(the unbiased estimator ``1 - C(n-c, k) / C(n, k)``; pass@1 is the mean accuracy over samples) and
-majority vote (the most frequent extracted answer, whitespace ignored, ties to the first seen;
-unparsable answers do not vote). This is the quick check ``prm policy train`` prints at the end; the
-real sampling backends (vLLM, HF, resumable files) live in ``prm.sampling``.
-
-On 2 CPU cores with the 1.6M-parameter policy, float32 decoding at 64 sequences per ``generate`` call
-was the fastest measured (about 1.9k new tokens/s on one busy thread; bf16 autocast 1.1-1.4k, 256
-sequences per call 1.5k), so bf16 is off by default here, unlike in training.
+Sampling goes through the project's Hugging Face backend (:class:`prm.sampling.hf.HFSampler`, the
+semantics of ``prm.sampling.base``) built around the already loaded model and tokenizer, on the
+model's device and in its dtype (``prm.runtime`` decides precision when the model is loaded). The
+model's train/eval mode is restored afterwards, so a trainer can evaluate mid-run. Answers are
+checked with :func:`verifiers.verify_many`. Reported: pass@k for k = 1, 2, 4, ..., N (the unbiased
+estimator ``1 - C(n-c, k) / C(n, k)``; pass@1 is the mean accuracy over samples), maj@N (the
+best-of-N harness's majority vote, ``eval.selection``: verifier-equivalent answers are one vote,
+ties go to the earliest sample, unparsable answers do not vote) and new tokens per completion
+(``Completion.num_tokens``: the end-of-sequence token counts). This is the quick check ``prm policy
+train`` and GRPO print; sampling to files, vLLM and resumable runs live in ``prm.sampling``.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-
 from data.records import Problem
 from eval.bon import pass_at_k
-from prm.prompts import build_prompt, has_chat_template
+from eval.inputs import VERDICT_NAMES
+from eval.selection import SELECTION_RULES, Group
+from prm.prompts import build_prompt
+from prm.sampling.base import Completion, SamplingConfig
+from prm.sampling.hf import HFSampler
 from verifiers import Verdict, verify_many
 
 __all__ = ["EvalResult", "pass_at_k", "majority_correct", "sample_solutions", "evaluate_policy", "format_result"]
@@ -52,72 +54,36 @@ class EvalResult:
         return data
 
 
-
 def majority_correct(verdicts: Sequence[Verdict]) -> bool:
-    """Whether the most frequent extracted answer among ``verdicts`` is a correct one."""
-    votes: collections.Counter[str] = collections.Counter()
-    correct: dict[str, bool] = {}
-    for verdict in verdicts:
-        if verdict.pred is None:
-            continue
-        key = "".join(verdict.pred.split())
-        votes[key] += 1
-        correct.setdefault(key, verdict.is_equal)
-    if not votes:
+    """Whether the harness's majority vote (``SELECTION_RULES["majority"]``, no rng) over ``verdicts`` is correct."""
+    if not verdicts:
         return False
-    return correct[votes.most_common(1)[0][0]]  # most_common keeps first-seen order among ties
+    group = Group([{"verdict": VERDICT_NAMES[v.status], "answer": v.pred} for v in verdicts])
+    return group.correct[SELECTION_RULES["majority"](group)]
 
 
-def _generate_batch(model: Any, tokenizer: Any, prompts: list[str], n: int, temperature: float,
-                    max_new_tokens: int) -> tuple[list[str], int]:
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        encoded = tokenizer(prompts, return_tensors="pt", padding=True,
-                            add_special_tokens=not has_chat_template(tokenizer))
-    finally:
-        tokenizer.padding_side = side
-    encoded = {key: value.to(model.device) for key, value in encoded.items()}
-    output = model.generate(**encoded, do_sample=True, temperature=temperature, top_p=1.0, top_k=0,
-                            num_return_sequences=n, max_new_tokens=max_new_tokens,
-                            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-    new = output[:, encoded["input_ids"].shape[1]:]
-    generated = (new != tokenizer.pad_token_id) & (new != tokenizer.eos_token_id)
-    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-    return texts, int(generated.sum())
-
-
-@torch.no_grad()
 def sample_solutions(model: Any, tokenizer: Any, problems: Sequence[str], n: int, temperature: float = 0.8,
-                     max_new_tokens: int = 320, seed: int = 0, batch_sequences: int = 64,
-                     bf16: bool = False) -> tuple[list[list[str]], int]:
-    """``n`` sampled completions per problem (prompted with :func:`build_prompt`) and the new-token count."""
-    model.eval()
-    torch.manual_seed(seed)
-    prompts = [build_prompt(text, tokenizer) for text in problems]
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths pad less
-    per_batch = max(1, batch_sequences // n)
-    completions: list[list[str]] = [[] for _ in prompts]
-    new_tokens = 0
-    autocast = torch.autocast(device_type=model.device.type, dtype=torch.bfloat16, enabled=bf16)
-    for start in range(0, len(order), per_batch):
-        chunk = order[start:start + per_batch]
-        with autocast:
-            texts, count = _generate_batch(model, tokenizer, [prompts[i] for i in chunk], n, temperature,
-                                           max_new_tokens)
-        new_tokens += count
-        for j, index in enumerate(chunk):
-            completions[index] = texts[j * n:(j + 1) * n]
-    return completions, new_tokens
+                     max_new_tokens: int = 320, seed: int = 0, batch_size: int = 64) -> list[list[Completion]]:
+    """``n`` completions per problem (prompted with :func:`build_prompt`), sampled with :class:`HFSampler`."""
+    training = model.training
+    device = next(model.parameters()).device
+    params = SamplingConfig(temperature=temperature, top_p=1.0, max_tokens=max_new_tokens, seed=seed)
+    try:
+        sampler = HFSampler(model, tokenizer=tokenizer, device=str(device), batch_size=batch_size, seed=seed)
+        return sampler.generate([build_prompt(text, tokenizer) for text in problems], n, params)
+    finally:
+        model.train(training)  # the sampler switched it to eval mode
 
 
 def evaluate_policy(model: Any, tokenizer: Any, problems: Sequence[Problem], n: int = 16, temperature: float = 0.8,
-                    max_new_tokens: int = 320, seed: int = 0, workers: int = 2, bf16: bool = False) -> EvalResult:
+                    max_new_tokens: int = 320, seed: int = 0, workers: int = 2) -> EvalResult:
     """Sample ``n`` solutions per problem, verify them against the gold answers, and summarise."""
     start = time.perf_counter()
-    completions, new_tokens = sample_solutions(model, tokenizer, [p.problem for p in problems], n, temperature,
-                                               max_new_tokens, seed, bf16=bf16)
+    completions = sample_solutions(model, tokenizer, [p.problem for p in problems], n, temperature,
+                                   max_new_tokens, seed)
     sampled_s = time.perf_counter() - start
-    pairs = [(p.answer, text) for p, texts in zip(problems, completions, strict=True) for text in texts]
+    new_tokens = sum(c.num_tokens for group in completions for c in group)
+    pairs = [(p.answer, c.text) for p, group in zip(problems, completions, strict=True) for c in group]
     verdicts = verify_many(pairs, workers=workers)
     grouped = [verdicts[i * n:(i + 1) * n] for i in range(len(problems))]
     correct = [sum(v.is_equal for v in group) for group in grouped]

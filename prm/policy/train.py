@@ -8,7 +8,7 @@ does it natively, or where asked.
 
 Every ``checkpoint_minutes`` the loop writes ``out_dir/checkpoint/`` (model and tokenizer via
 ``save_pretrained``, plus ``trainer_state.pt``: optimizer, counters, data position, RNG), swapping it
-in by rename so a kill never leaves a half-written checkpoint. ``resume=True`` restarts from it with
+in by rename so a kill never leaves a half-written checkpoint. A rerun (``resume``, the default) restarts from it with
 the step counter, optimizer state, elapsed time and batch position restored. At the end the model,
 the tokenizer and ``policy_meta.json`` are saved in ``out_dir``::
 
@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -133,9 +134,10 @@ def _batches(examples: list[Example], config: PolicyTrainConfig, state: TrainSta
 def _setup(config: PolicyTrainConfig, out_dir: Path, device: torch.device) -> tuple[Any, Any, list, TrainState, Any]:
     """Model, tokenizer, problems, state and optimizer: fresh, or restored from the checkpoint."""
     checkpoint = find_checkpoint(out_dir)
-    if checkpoint is not None and not config.resume:
-        raise FileExistsError(f"{out_dir} already holds a checkpoint: pass --resume to continue it, or choose "
-                              "another --out-dir")
+    while checkpoint is not None and not config.resume:
+        logger.warning("--no-resume: deleting the checkpoint %s to start over", checkpoint)
+        shutil.rmtree(checkpoint)
+        checkpoint = find_checkpoint(out_dir)
     problems = _problems(config)
     if checkpoint is not None:
         model, tokenizer = load_lm(str(checkpoint))
@@ -149,8 +151,6 @@ def _setup(config: PolicyTrainConfig, out_dir: Path, device: torch.device) -> tu
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, optimizer, _fingerprint(config))
         logger.info("resumed from %s at step %d (%.1f min elapsed)", checkpoint, state.step, state.elapsed_s / 60)
-    elif config.resume:
-        logger.info("no checkpoint in %s: starting fresh", out_dir)
     return model, tokenizer, problems, state, optimizer
 
 

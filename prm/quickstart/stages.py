@@ -13,7 +13,7 @@ base models: a verifier no better at the arithmetic than the policy cannot tell 
 its wrong ones (the README's quickstart section has the measurements). The default head is the
 likelihood PRM (:mod:`prm.model.likelihood`); ``--prm-head two_class`` fine-tunes the classic one.
 
-``--policy`` skips policy training (the verifier is then the policy unless ``--verifier`` names one),
+``--model`` (a policy) skips policy training (the verifier is then the policy unless ``--verifier`` names one),
 ``--prm`` and ``--orm`` skip the reward-model trainings (and, with both, the training samples and
 labels), ``--problems`` replaces the synthetic test problems (``--train-problems`` then names the
 problems the reward models train on).
@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prm.cli_contract import shared
 from prm.pipeline import Stage
 
 __all__ = ["QuickstartConfig", "QuickstartPaths", "build_stages"]
@@ -34,22 +35,21 @@ RM_HEADS = ("likelihood", "two_class", "scalar")
 
 @dataclass
 class QuickstartConfig:
-    out_dir: str = field(default="runs/quickstart", metadata={"help": "where every stage writes, and the report"})
-    fresh: bool = field(default=False, metadata={"help": "redo every stage instead of reusing finished ones"})
-    problems: str = field(default=SYNTHETIC, metadata={
-        "help": "test problems: 'synthetic' (generated here), a built-in name (math500, ...), a file or hub id"})
+    out_dir: str = shared("out_dir", "runs/quickstart", "every stage's outputs, and the report")
+    resume: bool = shared("resume", True, "finished stages are reused, a killed one continues")
+    problems: str = shared("problems", SYNTHETIC, "the test problems; 'synthetic': generated here")
     train_problems: str | None = field(default=None, metadata={
         "help": "problems the reward models train on (default: synthetic train problems; required with --problems "
                 "unless --prm and --orm are given)"})
-    policy: str | None = field(default=None, metadata={"help": "policy folder or hub id (default: train one here)"})
+    model: str | None = shared("model", detail="the policy that writes the samples (default: train one here)")
     verifier: str | None = field(default=None, metadata={
-        "help": "LM the reward models start from (default: the policy trained further here; with --policy, the "
+        "help": "LM the reward models start from (default: the policy trained further here; with --model, the "
                 "policy itself)"})
     prm_head: str = field(default="likelihood", metadata={
         "help": "head of the PRM and ORM trained here: likelihood (frozen verifier LM, fitted in seconds), "
                 "two_class or scalar (fine-tuned for --rm-steps)"})
-    prm: str | None = field(default=None, metadata={"help": "PRM folder (default: train one here)"})
-    orm: str | None = field(default=None, metadata={"help": "learned outcome RM folder (default: train one here)"})
+    prm: str | None = shared("prm", detail="default: train one here")
+    orm: str | None = shared("orm", detail="default: train one here")
     n: int = field(default=16, metadata={"help": "samples per test problem (best-of-N up to this N)"})
     test_problems: int = field(default=200, metadata={"help": "test problems to sample"})
     train_problem_count: int = field(default=3000, metadata={"help": "problems whose samples train the RMs"})
@@ -69,10 +69,10 @@ class QuickstartConfig:
     rm_minutes: float = field(default=0.0, metadata={"help": "optional wall-clock cap of each fine-tuned reward "
                                                               "model (minutes; 0: none)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
-    max_tokens: int = field(default=320, metadata={"help": "longest sampled solution in tokens"})
+    max_new_tokens: int = shared("max_new_tokens", 320, "a sampled solution")
     backend: str = field(default="auto", metadata={"help": "sampling backend: auto (vLLM when installed), vllm, hf"})
-    threads: int = field(default=1, metadata={"help": "torch CPU threads per process (two trainings run at once)"})
-    seed: int = field(default=0, metadata={"help": "seed of every stage"})
+    threads: int = shared("threads", 1, "per process (two trainings run at once)")
+    seed: int = shared("seed", 0, "of every stage")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _synthetic_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
 def _policy_stages(config: QuickstartConfig, paths: QuickstartPaths) -> list[Stage]:
     """The policy from scratch, then the verifier LM: the same model trained further on other problems."""
     cap = ("--minutes", str(config.policy_minutes)) if config.policy_minutes > 0 else ()
-    common = (*cap, "--threads", str(config.train_threads), "--resume", "--eval-problems", "0")
+    common = (*cap, "--threads", str(config.train_threads), "--eval-problems", "0")
     policy = Stage("policy", ("policy", "train", "--out-dir", str(paths.policy), "--max-steps",
                               str(config.policy_steps), "--seed", str(config.seed), *common),
                    (str(paths.policy / "policy_meta.json"),))
@@ -138,8 +138,8 @@ def _policy_stages(config: QuickstartConfig, paths: QuickstartPaths) -> list[Sta
 
 def _sample_stage(name: str, policy: str, problems: str, out: Path, n: int, limit: int | None,
                   config: QuickstartConfig) -> Stage:
-    argv = ["sample", "--model", policy, "--problems", problems, "--out", str(out), "--n", str(n),
-            "--temperature", str(config.temperature), "--max-tokens", str(config.max_tokens),
+    argv = ["sample", "--model", policy, "--problems", problems, "--output", str(out), "--n", str(n),
+            "--temperature", str(config.temperature), "--max-new-tokens", str(config.max_new_tokens),
             "--backend", config.backend, "--seed", str(config.seed)]
     if limit:
         argv += ["--limit", str(limit)]
@@ -149,12 +149,12 @@ def _sample_stage(name: str, policy: str, problems: str, out: Path, n: int, limi
 def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str, train: str) -> list[Stage]:
     exact = Stage("label train exact", ("label", "--method", "exact", "--problems", train, "--samples",
                                         str(paths.train_samples), "--after-error", "zero",
-                                        "--out", str(paths.train_exact)), (str(paths.train_exact),))
+                                        "--output", str(paths.train_exact)), (str(paths.train_exact),))
     mc = Stage("label train mc", ("label", "--method", "mc", "--problems", train, "--samples",
                                   str(paths.train_samples), "--limit", str(config.mc_samples), "--model", policy,
                                   "--k", str(config.mc_k), "--backend", config.backend,
-                                  "--max-tokens", str(config.max_tokens), "--seed", str(config.seed),
-                                  "--out", str(paths.train_mc)), (str(paths.train_mc),),
+                                  "--max-new-tokens", str(config.max_new_tokens), "--seed", str(config.seed),
+                                  "--output", str(paths.train_mc)), (str(paths.train_mc),),
                env={"VLLM_CPU_KVCACHE_SPACE": "2"})
     return [exact, mc] if config.mc_samples > 0 else [exact]
 
@@ -162,10 +162,10 @@ def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str,
 def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, paths: QuickstartPaths,
                  outcome: bool) -> Stage:
     argv = ["train", "--head", config.prm_head, "--data", str(paths.train_exact), "--eval-data",
-            str(paths.test_exact), "--eval-limit", "1000", "--model", verifier, "--out", str(out),
+            str(paths.test_exact), "--eval-limit", "1000", "--model", verifier, "--out-dir", str(out),
             "--threads", str(config.threads), "--batch-size", "16", "--seed", str(config.seed)]
     if config.prm_head != "likelihood":
-        argv += ["--max-steps", str(config.rm_steps), "--lr", "1e-3", "--resume"]
+        argv += ["--max-steps", str(config.rm_steps), "--lr", "1e-3"]
         argv += ["--minutes", str(config.rm_minutes)] if config.rm_minutes > 0 else []
     if outcome:
         argv.append("--outcome")
@@ -176,13 +176,13 @@ def _score_stages(prm: str, orm: str, paths: QuickstartPaths, test: str, threads
     """PRM scores of the test samples and of their exact-labelled rows side by side, then ORM scores."""
     cpu = ("--threads", str(threads))
     return [
-        Stage("score test prm", ("score", "--samples", str(paths.test_samples), "--model", prm, "--problems", test,
-                                 "--out", str(paths.scored_prm), *cpu), (str(paths.scored_prm),), group="scoring"),
-        Stage("score test steps", ("score", "--samples", str(paths.test_exact), "--model", prm,
-                                   "--out", str(paths.scored_steps), *cpu), (str(paths.scored_steps),),
+        Stage("score test prm", ("score", "--samples", str(paths.test_samples), "--prm", prm, "--problems", test,
+                                 "--output", str(paths.scored_prm), *cpu), (str(paths.scored_prm),), group="scoring"),
+        Stage("score test steps", ("score", "--samples", str(paths.test_exact), "--prm", prm,
+                                   "--output", str(paths.scored_steps), *cpu), (str(paths.scored_steps),),
               group="scoring"),
-        Stage("score test orm", ("score", "--samples", str(paths.scored_prm), "--model", orm, "--problems", test,
-                                 "--score-field", "orm_step_scores", "--out", str(paths.scored), *cpu),
+        Stage("score test orm", ("score", "--samples", str(paths.scored_prm), "--prm", orm, "--problems", test,
+                                 "--score-field", "orm_step_scores", "--output", str(paths.scored), *cpu),
               (str(paths.scored),)),
     ]
 
@@ -199,10 +199,10 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
     if need_rms and train is None:
         raise ValueError("--problems other than 'synthetic' needs --train-problems (or both --prm and --orm)")
     stages = [_synthetic_stage(config, paths)] if synthetic else []
-    policy = config.policy or str(paths.policy)
-    if config.policy is None:
+    policy = config.model or str(paths.policy)
+    if config.model is None:
         stages += _policy_stages(config, paths)
-    verifier = config.verifier or (policy if config.policy else str(paths.verifier))
+    verifier = config.verifier or (policy if config.model else str(paths.verifier))
     limit = None if synthetic else config.test_problems
     stages.append(_sample_stage("sample test", policy, test, paths.test_samples, config.n, limit, config))
     if need_rms:
@@ -211,7 +211,7 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
         stages += _label_stages(config, paths, policy, str(train))
     stages.append(Stage("label test exact", ("label", "--method", "exact", "--problems", test, "--samples",
                                              str(paths.test_samples), "--after-error", "zero",
-                                             "--out", str(paths.test_exact)), (str(paths.test_exact),)))
+                                             "--output", str(paths.test_exact)), (str(paths.test_exact),)))
     if config.prm is None:
         stages.append(_train_stage("train prm", paths.prm, verifier, config, paths, outcome=False))
     if config.orm is None:

@@ -6,7 +6,7 @@ perhaps a last line without its newline). :class:`SampleWriter` recovers on open
 trailing partial line and a trailing incomplete group (truncating the file in place), and reports
 the completed problem ids so a rerun skips them. A sample is thus never duplicated or lost.
 
-The sampling settings that shape the samples (model, n, temperature, top_p, max_tokens) are kept
+The sampling settings that shape the samples (model, n, temperature, top_p, max_new_tokens) are kept
 beside the file in ``<out>.meta.json``; resuming with different ones is refused, not mixed.
 """
 
@@ -44,7 +44,7 @@ class SampleWriter:
         self._handle = self.path.open("ab")
 
     def _check_meta(self, meta: dict[str, Any] | None) -> None:
-        check_settings(self.path, meta, ResumeMismatch, hint="use another --out")
+        check_settings(self.path, meta, ResumeMismatch, hint="pass --no-resume to start it over, or another --output")
 
     def _recover(self) -> list[str]:
         """Completed problem ids of the existing file; a torn tail is cut off."""

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from prm.cli_contract import shared
+
 __all__ = ["ServeConfig", "ScoreItem", "ScoreRequest", "VerifyPair", "VerifyRequest", "RewardRequest",
            "RequestError", "check_count", "check_limits", "item_limit_errors", "format_validation_errors",
            "SERVE_COLUMNS"]
@@ -23,8 +25,7 @@ SERVE_COLUMNS = ("answer", "problem")
 
 @dataclass
 class ServeConfig:
-    prm: str | None = field(default=None, metadata={"help": "PRM folder written by `prm train`; without it only "
-                                                            "/verify and /get_reward (answer reward) are served"})
+    prm: str | None = shared("prm", detail="without it only /verify and /get_reward's answer reward are served")
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
     max_batch: int = field(default=32, metadata={"help": "most solutions merged into one PRM forward pass"})
@@ -38,10 +39,10 @@ class ServeConfig:
                 "answer without)"})
     aggregation: str = field(default="min", metadata={"help": "/score's default step-score aggregation, and the "
                                                               "default reward's (eval.aggregate)"})
-    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto uses a GPU if present"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
-    workers: int = field(default=2, metadata={"help": "answer-check workers: threads (and sympy sandboxes)"})
-    timeout_s: float = field(default=3.0, metadata={"help": "sympy budget per answer check, in seconds"})
+    device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
+    threads: int = shared("threads", 0)
+    workers: int = shared("workers", 2)
+    timeout_s: float = shared("timeout_s", 3.0)
     max_body_bytes: int = field(default=8 << 20, metadata={"help": "largest request body accepted (413 above)"})
     max_items: int = field(default=256, metadata={"help": "most items / pairs / queries per request"})
     max_steps_per_item: int = field(default=128, metadata={"help": "most steps per solution"})

@@ -5,7 +5,7 @@
 ::
 
     from prm.train import TrainConfig, train_prm
-    result = train_prm(TrainConfig(data="rows.jsonl", model="runs/policy-default", out="runs/prm"))
+    result = train_prm(TrainConfig(data="rows.jsonl", model="runs/policy-default", out_dir="runs/prm"))
 """
 
 from prm.train.config import TrainConfig

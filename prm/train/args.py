@@ -60,7 +60,7 @@ def training_arguments(config: TrainConfig, output_dir: Path, has_eval: bool, bf
         gradient_checkpointing=config.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         report_to=[] if config.report_to in ("", "none") else [config.report_to], run_name=config.run_name,
-        remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=config.workers,
+        remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=config.dataloader_workers,
         disable_tqdm=not sys.stderr.isatty(),
         **_version_specific(fields, config),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prm.cli_contract import shared
 from prm.model.tags import DEFAULT_STEP_TAG
 
 __all__ = ["TrainConfig"]
@@ -14,13 +15,13 @@ __all__ = ["TrainConfig"]
 class TrainConfig:
     data: str | None = field(default=None, metadata={"help": "stepwise rows: JSONL/folder/hub id in stepwise, "
                                                               "prm800k or math_shepherd format (required)"})
-    model: str = field(default="runs/policy-default", metadata={"help": "backbone: any HF causal LM folder or hub id"})
-    out: str | None = field(default=None, metadata={
-        "help": "output folder: the PRM (loads with AutoModelForTokenClassification), checkpoints/ (required)"})
+    model: str = shared("model", "runs/policy-default", "the backbone the reward model starts from (any HF causal LM)")
+    out_dir: str | None = shared("out_dir", detail="the reward model (prm.model.load_scorer reads it), checkpoints/",
+                                 required=True)
     eval_data: str | None = field(default=None, metadata={"help": "held-out stepwise rows (default: split off "
                                                                   "--eval-fraction of --data by problem)"})
     eval_fraction: float = field(default=0.05, metadata={"help": "share of problems held out for evaluation"})
-    limit: int = field(default=0, metadata={"help": "use at most this many training rows (0: all)"})
+    limit: int = shared("limit", 0, "training rows (0: all)")
     eval_limit: int = field(default=2000, metadata={"help": "evaluate on at most this many rows (0: all)"})
     outcome: bool = field(default=False, metadata={"help": "train the outcome RM baseline: one label on the last "
                                                            "step = all steps correct and a final answer reached"})
@@ -43,10 +44,10 @@ class TrainConfig:
     lora_targets: str = field(default="all-linear", metadata={"help": "LoRA target modules: all-linear or a "
                                                                        "comma-separated list (q_proj,v_proj)"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the training rows"})
-    max_steps: int = field(default=-1, metadata={"help": "optimizer steps (overrides --epochs when > 0)"})
+    max_steps: int = shared("max_steps", -1, "overrides --epochs when > 0")
     minutes: float = field(default=0.0, metadata={"help": "stop after this much training time, counted across "
                                                           "resumes (0: no limit)"})
-    batch_size: int = field(default=8, metadata={"help": "rows per device per step"})
+    batch_size: int = shared("batch_size", 8, "rows per device per step")
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     lr: float | None = field(default=None, metadata={"help": "peak learning rate (default: 1e-4 with LoRA, 1e-5 "
                                                              "full fine-tune)"})
@@ -65,14 +66,15 @@ class TrainConfig:
     save_steps: int = field(default=500, metadata={"help": "write a resumable checkpoint every this many steps"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints to keep"})
     logging_steps: int = field(default=10, metadata={"help": "log loss every this many steps"})
-    resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint in OUT/checkpoints"})
+    resume: bool = shared("resume", True, "the last checkpoint in OUT_DIR/checkpoints (or the likelihood head's "
+                                          "feature journals)")
     report_to: str = field(default="none", metadata={"help": "none, wandb, tensorboard, ... (WANDB_MODE=offline "
                                                              "works offline)"})
     run_name: str | None = field(default=None, metadata={"help": "run name for the tracker"})
-    seed: int = field(default=0, metadata={"help": "seed for the split, initialisation and batch order"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
-    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto uses a GPU if present"})
-    workers: int = field(default=0, metadata={"help": "dataloader worker processes"})
+    seed: int = shared("seed", 0, "of the split, initialisation and batch order")
+    threads: int = shared("threads", 0)
+    device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
+    dataloader_workers: int = field(default=0, metadata={"help": "dataloader worker processes"})
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-4 if self.lora else 1e-5)

@@ -9,7 +9,8 @@ step AUC, first-error F1). On the offline task 12,000 rows take about a minute o
 Output folder: the LM and tokenizer as they were (``AutoModelForCausalLM`` loads it),
 ``likelihood_head.json`` and ``train_metrics.json``. While it runs, the features computed so far are
 journaled in ``features-train.jsonl`` / ``features-eval.jsonl`` (deleted at the end): a killed run
-started again with the same options computes only the rows it had not reached. The learning-rate,
+started again with the same options computes only the rows it had not reached (``--no-resume``:
+all of them). The learning-rate,
 epoch, LoRA and checkpoint options of ``prm train`` do not apply: nothing is trained by gradient
 descent, the head's six numbers are fitted.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import torch
 
-from data.journal import RowJournal
+from data.journal import RowJournal, discard
 from data.records import StepwiseRow
 from prm.lm import load_lm, save_tokenizer_portable
 from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head
@@ -83,7 +84,10 @@ def _journal(config: TrainConfig, name: str, rows: list[StepwiseRow]) -> RowJour
     meta = {"model": config.model, "data": config.data if name == "train" else config.eval_data, "rows": len(rows),
             "limit": config.limit, "eval_limit": config.eval_limit, "eval_fraction": config.eval_fraction,
             "seed": config.seed, "separator": config.step_separator, "max_length": config.max_length}
-    return RowJournal(Path(config.out) / f"features-{name}.jsonl", key=lambda row: row["row"], meta=meta)
+    path = Path(config.out_dir or "") / f"features-{name}.jsonl"
+    if not config.resume:
+        discard(path)
+    return RowJournal(path, key=lambda row: row["row"], meta=meta)
 
 
 def _head_meta(config: TrainConfig, tokenizer: Any) -> dict[str, Any]:
@@ -122,7 +126,7 @@ def train_likelihood_prm(config: TrainConfig) -> TrainResult:
     logger.info("likelihood head on %d labelled steps of %d rows: weights %s, bias %.3f", len(vectors),
                 len(train), [round(w, 3) for w in head.weights], head.bias)
     metrics = _evaluate(head, held_out) if held_out else {}
-    out = Path(config.out)
+    out = Path(config.out_dir or "")
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     save_tokenizer_portable(tokenizer, out)

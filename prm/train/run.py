@@ -26,8 +26,8 @@ def train_prm(config: TrainConfig) -> TrainResult:
 
 def validate(config: TrainConfig) -> None:
     """ValueError naming the option for a missing or out-of-range one."""
-    if not config.data or not config.out:
-        raise ValueError("--data and --out are required")
+    if not config.data or not config.out_dir:
+        raise ValueError("--data and --out-dir are required")
     if not 0 <= config.eval_fraction < 1:
         raise ValueError(f"--eval-fraction should be in [0, 1), got {config.eval_fraction}")
     if config.max_length < 8:

@@ -3,7 +3,7 @@
 ::
 
     from prm.train import TrainConfig, train_prm          # prm.train.run dispatches on --head
-    result = train_prm(TrainConfig(data="data/stepwise.jsonl", model="runs/policy-default", out="runs/prm"))
+    result = train_prm(TrainConfig(data="data/stepwise.jsonl", model="runs/policy-default", out_dir="runs/prm"))
     result.metrics["eval_step_auc"]
 
 Because it is the stock ``Trainer``, ``accelerate launch -m prm.cli train ...`` runs it under DDP, FSDP
@@ -15,8 +15,8 @@ tag token's embedding row is trained (``trainable_token_indices``); the adapters
 saving, so the output folder is always a plain ``AutoModelForTokenClassification``.
 
 Output folder: the model, tokenizer and ``prm_config.json`` (see :mod:`prm.model.scoring`),
-``train_metrics.json``, and ``checkpoints/checkpoint-N`` (Trainer checkpoints; ``--resume`` continues
-from the last one with the optimizer, scheduler, RNG and data position restored).
+``train_metrics.json``, and ``checkpoints/checkpoint-N`` (Trainer checkpoints; a rerun continues from the
+last one with the optimizer, scheduler, RNG and data position restored, unless ``--no-resume``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def _prm_config(config: TrainConfig, tokenizer: Any, tag_id: int) -> PRMConfig:
 def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tuple[Any, Any],
                    budget: TimeBudgetCallback, bf16: bool) -> Trainer:
     train_set, eval_set = datasets
-    args = training_arguments(config, Path(config.out) / CHECKPOINTS, has_eval=eval_set is not None, bf16=bf16)
+    checkpoints = Path(config.out_dir or "") / CHECKPOINTS
+    args = training_arguments(config, checkpoints, has_eval=eval_set is not None, bf16=bf16)
     return Trainer(
         model=model, args=args, data_collator=PRMCollator(tokenizer.pad_token_id), train_dataset=train_set,
         eval_dataset=eval_set, processing_class=tokenizer, compute_loss_func=partial(_loss, head=config.head),
@@ -105,16 +106,19 @@ def _complete(checkpoint: Path) -> bool:
 
 
 def _resume_point(config: TrainConfig) -> str | None:
-    """The newest complete checkpoint; newer ones that a kill left half-written are deleted."""
-    folder = Path(config.out) / CHECKPOINTS
-    if not config.resume or not folder.is_dir():
+    """The newest complete checkpoint; newer ones that a kill left half-written are deleted. ``--no-resume``
+    deletes every checkpoint (a fresh run would otherwise leave older, higher-numbered ones to resume from)."""
+    folder = Path(config.out_dir or "") / CHECKPOINTS
+    if not folder.is_dir():
+        return None
+    if not config.resume:
+        logger.warning("--no-resume: deleting the checkpoints in %s to start over", folder)
+        shutil.rmtree(folder)
         return None
     while (last := get_last_checkpoint(str(folder))) is not None and not _complete(Path(last)):
-        logger.warning("--resume: %s is incomplete (killed while saving?); deleting it", last)
+        logger.warning("%s is incomplete (killed while saving?); deleting it", last)
         shutil.rmtree(last)
-    if last is None:
-        logger.warning("--resume: no checkpoint in %s, starting from scratch", folder)
-    else:
+    if last is not None:
         logger.info("resuming from %s", last)
     return last
 
@@ -170,7 +174,7 @@ def _save(trainer: Trainer, config: TrainConfig, tokenizer: Any, prm_config: PRM
     runs on the main process's copy, which DDP has in full; a ZeRO-3/FSDP-sharded LoRA run should merge
     from its last checkpoint instead.
     """
-    out = Path(config.out)
+    out = Path(config.out_dir or "")
     if config.lora:
         if trainer.is_world_process_zero():
             merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
