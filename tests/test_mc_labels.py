@@ -108,12 +108,12 @@ def test_agreement_on_hand_built_rows() -> None:
         LabelResult(["a", "b"], [1.0, 0.0], 1),  # truncated (drop): 2 steps compared, both agree
         LabelResult(["a", "b"], [0.0, 0.0], 0),  # 0 of 2 steps agree, first error differs
     ]
-    result = agreement(rows, exact)
+    result = agreement(rows, [r.labels for r in exact])
     assert result["rows"] == 3 and result["steps"] == 7
     assert result["step_agreement"] == pytest.approx(5 / 7)
     assert result["first_error_agreement"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
-        agreement(rows, exact[:1])
+        agreement(rows, [exact[0].labels])
 
 
 def _problems(path: Path) -> Path:

@@ -16,7 +16,7 @@ import collections
 import logging
 from collections.abc import Sequence
 
-from data.labelling.exact import LabelResult, MissingAnswer, Unlabellable, exact_labels
+from data.labelling.exact import MissingAnswer, Unlabellable, exact_labels
 from data.labelling.monte_carlo import MCItem, first_error
 from data.records import StepwiseRow
 
@@ -61,21 +61,22 @@ def consensus_filter(
     return kept, dropped
 
 
-def agreement(mc_rows: Sequence[StepwiseRow], exact_results: Sequence[LabelResult]) -> dict[str, float]:
-    """How often MC hard labels agree with exact labels, per step and on the first-error position.
+def agreement(mc_rows: Sequence[StepwiseRow], exact_labels: Sequence[Sequence[float]]) -> dict[str, float]:
+    """How often MC hard labels agree with exact labels (a row's ``labels``, or a ``LabelResult``'s), per step
+    and on the first-error position (the first label below 0.5).
 
-    Rows and results are paired by position; steps are compared where both label them (exact rows may
-    be truncated after their first error). Returns counts and rates (NaN when nothing to compare).
+    Rows are paired by position; steps are compared where both label them (exact rows may be truncated
+    after their first error). Returns counts and rates (NaN when nothing to compare).
     """
-    if len(mc_rows) != len(exact_results):
-        raise ValueError(f"{len(mc_rows)} MC rows but {len(exact_results)} exact results")
+    if len(mc_rows) != len(exact_labels):
+        raise ValueError(f"{len(mc_rows)} MC rows but {len(exact_labels)} exact label lists")
     steps = same_steps = same_first = 0
-    for row, exact in zip(mc_rows, exact_results, strict=True):
+    for row, exact in zip(mc_rows, exact_labels, strict=True):
         hard = _hard(row)
-        pairs = list(zip(hard, exact.labels, strict=False))
+        pairs = list(zip(hard, exact, strict=False))
         steps += len(pairs)
         same_steps += sum((a >= 0.5) == (b >= 0.5) for a, b in pairs)
-        same_first += first_error(hard) == exact.first_error
+        same_first += first_error(hard) == first_error(exact)
     rows = len(mc_rows)
     return {
         "rows": float(rows),

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,8 +56,16 @@ logger = logging.getLogger(__name__)
 VERL_COLUMNS = ("answer", "problem")
 
 
-@functools.lru_cache(maxsize=8)
+_BUILD_LOCK = threading.Lock()  # verl calls compute_score from threads: build (and load a PRM) once
+
+
 def _built(spec: str, prm: str | None) -> list[BuiltReward]:
+    with _BUILD_LOCK:
+        return _build(spec, prm)
+
+
+@functools.lru_cache(maxsize=8)
+def _build(spec: str, prm: str | None) -> list[BuiltReward]:
     terms = parse_rewards(spec, available=VERL_COLUMNS)
     if any(term.name == "prm_process" for term in terms):
         raise ValueError(f"compute_score returns one number per response: {spec!r} has prm_process; place step "

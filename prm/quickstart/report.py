@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from data.jsonl import read_jsonl
+from data.labelling import agreement
+from data.records import StepwiseRow, read_records
 from prm.pipeline import StageResult
 from prm.quickstart.stages import QuickstartPaths
 
@@ -65,26 +67,22 @@ def _rm_lines(names: Sequence[tuple[str, str]]) -> list[str]:
             "On the test samples' exact labels: every step for the PRM, the final-answer label for the ORM."]
 
 
+def _sample_key(row: StepwiseRow) -> tuple[Any, Any]:
+    return row.extra.get("problem_id"), row.extra.get("sample_idx")
+
+
 def _label_agreement(exact_path: Path, mc_path: Path) -> list[str]:
-    """MC (hard, >= 0.5) vs exact labels on the samples both labelled, per step and on the first error."""
+    """MC hard labels (any rollout reaches the answer) vs exact labels on the samples both labelled, per step
+    and on the first error (:func:`data.labelling.agreement`)."""
     if not (exact_path.exists() and mc_path.exists()):
         return []
-    exact = {(r.get("problem_id"), r.get("sample_idx")): r["labels"] for _, r in read_jsonl(exact_path)}
-    steps = same = rows = same_first = 0
-    for _, row in read_jsonl(mc_path):
-        truth = exact.get((row.get("problem_id"), row.get("sample_idx")))
-        if truth is None:
-            continue
-        mc = [label >= 0.5 for label in row["labels"]]
-        ok = [label >= 0.5 for label in truth]
-        rows += 1
-        steps += min(len(mc), len(ok))
-        same += sum(a == b for a, b in zip(mc, ok, strict=False))
-        same_first += (mc + [False]).index(False) == (ok + [False]).index(False)
-    if not rows:
+    exact = {_sample_key(row): row.labels for row in read_records(exact_path, StepwiseRow)}
+    mc = [row for row in read_records(mc_path, StepwiseRow) if _sample_key(row) in exact]
+    if not mc:
         return []
-    return [f"Monte-Carlo labels vs exact labels on {rows} training samples: step agreement "
-            f"{100 * same / max(steps, 1):.1f}%, same first error {100 * same_first / rows:.1f}%."]
+    result = agreement(mc, [exact[_sample_key(row)] for row in mc])
+    return [f"Monte-Carlo hard labels vs exact labels on {len(mc)} training samples: step agreement "
+            f"{100 * result['step_agreement']:.1f}%, same first error {100 * result['first_error_agreement']:.1f}%."]
 
 
 def within_problem_auc(groups: Sequence[Sequence[tuple[float, bool]]]) -> float:
