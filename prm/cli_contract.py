@@ -34,6 +34,9 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
                                "folder or hub id"),
     "prm": SharedOption(str, "PRM folder (any format prm.model.load_scorer reads)"),
     "orm": SharedOption(str, "outcome reward model folder (a PRM trained with --outcome)"),
+    "prm_format": SharedOption(str, "checkpoint format of --prm (prm.model.formats; auto: detected from its config "
+                                    "files)"),
+    "prm_options": SharedOption(str, "options of the --prm format's loader, comma-separated KEY=VALUE"),
     "problems": SharedOption(str, "problems: built-in name, JSONL file or folder, or hub id"),
     "split": SharedOption(str, "split of --problems (default: the loader's)"),
     "limit": SharedOption(int, "use at most this many inputs"),

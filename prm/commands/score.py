@@ -34,6 +34,8 @@ class ScoreConfig:
     samples: str | None = field(default=None, metadata={"help": "JSONL of samples (text and/or steps)",
                                                         "required": True})
     prm: str | None = shared("prm", required=True)
+    prm_format: str = shared("prm_format", "auto")
+    prm_options: str | None = shared("prm_options")
     output: str | None = shared("output", detail="scored JSONL (default: SAMPLES with .scored.jsonl)")
     problems: str | None = shared("problems", detail="their texts, joined on problem_id when samples lack them")
     batch_size: int = shared("batch_size", 16, "solutions, sorted by length")
@@ -153,13 +155,14 @@ def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
 
 
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:
-    from prm.model.formats import load_scorer
+    from prm.model.formats import load_scorer, parse_options
     from prm.runtime import set_threads
 
     set_threads(config.threads)
     start = time.perf_counter()
     try:
-        scorer = load_scorer(config.prm or "", device=config.device, batch_size=config.batch_size)
+        scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, batch_size=config.batch_size,
+                             **parse_options(config.prm_options))
         out, skipped, scored = score_file(config, scorer)
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)

@@ -38,6 +38,8 @@ class GRPOConfig:
                                                                  ":0.5' (answer, prm_outcome, prm_process, format, "
                                                                  "length)"})
     prm: str | None = shared("prm", detail="for prm_outcome / prm_process")
+    prm_format: str = shared("prm_format", "auto")
+    prm_options: str | None = shared("prm_options")
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "generation: hf (the live model, "
                                                                            "in-process) or vllm (weights reloaded "
                                                                            "into the engine after each update)"})

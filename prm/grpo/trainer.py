@@ -39,6 +39,7 @@ from prm.grpo.state import (
     restore,
     training_problems,
 )
+from prm.model.formats import parse_options
 from prm.policy.checkpoint import TrainState
 from prm.policy.evaluate import evaluate_policy
 from prm.policy.tokenizer import save_tokenizer
@@ -181,7 +182,9 @@ def _setup(config: GRPOConfig, out_dir: Path) -> tuple[dict[str, Any], TrainStat
     model, tokenizer, reference = load_models(config, found)
     optimizer = make_optimizer(model, config)
     state = load_state(found, optimizer, config)
-    reward_context = RewardContext(prm=config.prm, device=config.device, max_new_tokens=config.max_new_tokens)
+    reward_context = RewardContext(prm=config.prm, prm_format=config.prm_format,
+                                   prm_options=parse_options(config.prm_options), device=config.device,
+                                   max_new_tokens=config.max_new_tokens)
     context = {"model": model, "tokenizer": tokenizer, "reference": reference, "optimizer": optimizer,
                "problems": training_problems(config), "held_out": eval_problems(config),
                "rewards": build_rewards(terms, reward_context)}

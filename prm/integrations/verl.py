@@ -59,18 +59,18 @@ VERL_COLUMNS = ("answer", "problem")
 _BUILD_LOCK = threading.Lock()  # verl calls compute_score from threads: build (and load a PRM) once
 
 
-def _built(spec: str, prm: str | None) -> list[BuiltReward]:
+def _built(spec: str, prm: str | None, prm_format: str) -> list[BuiltReward]:
     with _BUILD_LOCK:
-        return _build(spec, prm)
+        return _build(spec, prm, prm_format)
 
 
 @functools.lru_cache(maxsize=8)
-def _build(spec: str, prm: str | None) -> list[BuiltReward]:
+def _build(spec: str, prm: str | None, prm_format: str) -> list[BuiltReward]:
     terms = parse_rewards(spec, available=VERL_COLUMNS)
     if any(term.name == "prm_process" for term in terms):
         raise ValueError(f"compute_score returns one number per response: {spec!r} has prm_process; place step "
                          "scores with dense_step_rewards_batch in a custom reward manager instead")
-    return build_rewards(terms, RewardContext(prm=prm))
+    return build_rewards(terms, RewardContext(prm=prm, prm_format=prm_format))
 
 
 def _problem(extra_info: dict | None) -> str | None:
@@ -79,10 +79,11 @@ def _problem(extra_info: dict | None) -> str | None:
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
-                  rewards: str = "answer", prm: str | None = None, **kwargs: Any) -> dict[str, Any]:
+                  rewards: str = "answer", prm: str | None = None, prm_format: str = "auto", **kwargs: Any
+                  ) -> dict[str, Any]:
     """verl's reward-function signature: the ``rewards`` spec's value for one response (see the module docstring)."""
     verdict = verify(str(ground_truth), solution_str)
-    built = _built(rewards, prm)
+    built = _built(rewards, prm, prm_format)
     values: dict[str, list[float | None]] = {}
     for reward in built:
         if reward.name == "answer":  # the verdict above, by the answer reward's own rule

@@ -1,20 +1,28 @@
-"""Checkpoint formats a PRM folder can be in, detected from its small files before any weight loads.
+"""Checkpoint formats a PRM can be in, detected from its small config files before any weight loads.
 
-``SCORER_FORMATS`` is the one registry: format name -> how to recognise a folder (``detect``: a cheap check of
-its config files) and how to score with it (``load``: returns a :class:`prm.model.scorer.Scorer`)::
+``SCORER_FORMATS`` is the one registry: format name -> how to recognise a checkpoint (``detect``: a cheap test
+of its config files) and how to score with it (``load``: returns a :class:`prm.model.scorer.Scorer`)::
 
-    load_scorer("runs/prm")                          # the first format whose detect() accepts the folder
-    load_scorer("runs/prm", format="prm_math")       # or named (``--prm-format``): checked, then loaded
-    detect_format("runs/prm")                        # 'prm_math'
+    load_scorer("runs/prm")                           # the first format whose detect() accepts the folder
+    load_scorer("runs/prm", format="prm_math")        # or named (``--prm-format``): checked, then loaded
+    detect_format("runs/prm")                         # 'prm_math'
 
-Formats, in detection order: ``prm_math_likelihood`` (``prm train --head likelihood``: a causal LM and
-``likelihood_head.json``), ``prm_math`` (``prm train --head two_class|scalar``: a token-classification model
-and ``prm_config.json``). Adding a format is one entry here plus its loader function. The loaders import
-torch on first use, so detection stays light.
+A hub id is resolved to a local snapshot of its config files first (:func:`config_folder`), so detection never
+downloads weights. Formats, in detection order:
+
+- ``prm_math_likelihood``: ``prm train --head likelihood`` (a frozen causal LM + ``likelihood_head.json``);
+- ``prm_math``: ``prm train --head two_class|scalar`` (a token-classification model + ``prm_config.json``);
+- the published formats of :mod:`prm.model.published` (``PUBLISHED``), each module imported only when tried.
+
+Adding a format is one entry here plus its loader function (or one module under ``prm/model/published/``
+and its name in ``PUBLISHED``). The project's own formats check ``format_version``: a folder written by a
+newer version is refused, not misread.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +30,34 @@ from typing import Any
 
 from prm.model.scorer import Scorer
 
-__all__ = ["SCORER_FORMATS", "ScorerFormat", "detect_format", "load_scorer"]
+__all__ = ["FORMAT_VERSION", "PUBLISHED", "SCORER_FORMATS", "ScorerFormat", "config_folder", "detect_format",
+           "load_scorer", "parse_options"]
+
+FORMAT_VERSION = 1  # the newest prm_config.json / likelihood_head.json this version reads
+CONFIG_PATTERNS = ["*.json", "*.model", "*.txt", "*.jinja", "*.py"]  # what detection may read, never weights
 
 
 @dataclass(frozen=True)
 class ScorerFormat:
-    """A registered checkpoint format: a folder test, a loader and a one-line description."""
+    """A registered checkpoint format: a config-file test, a loader and a one-line description."""
 
     detect: Callable[[Path], bool]
     load: Callable[..., Scorer]
     summary: str
+
+
+def _own_format(file: str) -> Callable[[Path], bool]:
+    def detect(folder: Path) -> bool:
+        path = folder / file
+        if not path.is_file():
+            return False
+        version = json.loads(path.read_text(encoding="utf-8")).get("format_version", 1)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(f"{path}: format_version {version!r} is newer than this version reads "
+                             f"({FORMAT_VERSION}); upgrade prm-math")
+        return True
+
+    return detect
 
 
 def _load_prm_math(path: Path, **options: Any) -> Scorer:
@@ -46,35 +72,78 @@ def _load_likelihood(path: Path, **options: Any) -> Scorer:
     return LikelihoodScorer(path, **options)
 
 
+def _published(module: str) -> ScorerFormat:
+    """A format of :mod:`prm.model.published`: its module is imported the first time it is tried."""
+    def load_module() -> Any:
+        return importlib.import_module(f"prm.model.published.{module}")
+
+    return ScorerFormat(lambda path: load_module().detect(path), lambda path, **o: load_module().load(path, **o),
+                        f"see prm.model.published.{module}")
+
+
+# format name -> module under prm/model/published/ (detected after the project's own formats, in this order)
+PUBLISHED: dict[str, str] = {}
+
 SCORER_FORMATS: dict[str, ScorerFormat] = {
-    "prm_math_likelihood": ScorerFormat(lambda path: (path / "likelihood_head.json").is_file(), _load_likelihood,
+    "prm_math_likelihood": ScorerFormat(_own_format("likelihood_head.json"), _load_likelihood,
                                         "prm train --head likelihood: a frozen causal LM + likelihood_head.json"),
-    "prm_math": ScorerFormat(lambda path: (path / "prm_config.json").is_file(), _load_prm_math,
+    "prm_math": ScorerFormat(_own_format("prm_config.json"), _load_prm_math,
                              "prm train --head two_class|scalar: a token-classification model + prm_config.json"),
+    **{name: _published(module) for name, module in PUBLISHED.items()},
 }
 
 
-def detect_format(path: str | Path) -> str:
-    """The first registered format whose ``detect`` accepts the folder; ValueError listing them when none does."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ValueError(f"{folder}: not a folder (a PRM is a model folder; hub ids must be downloaded first)")
-    for name, spec in SCORER_FORMATS.items():
-        if spec.detect(folder):
+def config_folder(spec: str | Path) -> Path:
+    """A local folder holding ``spec``'s config files: the folder itself, or a hub id's config-only snapshot
+    (``huggingface_hub.snapshot_download`` of the small files; the weights are not fetched)."""
+    folder = Path(spec)
+    if folder.is_dir():
+        return folder
+    if folder.exists() or str(spec).count("/") != 1:
+        raise ValueError(f"{spec}: not a folder or a hub id (owner/name)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(spec), allow_patterns=CONFIG_PATTERNS))
+    except Exception as error:  # offline, unknown repo, gated: say which and why
+        raise ValueError(f"{spec}: not a local folder, and its config files could not be fetched from the hub "
+                         f"({type(error).__name__}: {error})") from None
+
+
+def detect_format(spec: str | Path) -> str:
+    """The first registered format whose ``detect`` accepts the checkpoint; ValueError listing those tried."""
+    folder = config_folder(spec)
+    for name, entry in SCORER_FORMATS.items():
+        if entry.detect(folder):
             return name
-    known = "; ".join(f"{name}: {spec.summary}" for name, spec in SCORER_FORMATS.items())
-    raise ValueError(f"{folder}: not a PRM folder of any known format ({known})")
+    tried = "; ".join(f"{name} ({entry.summary})" for name, entry in SCORER_FORMATS.items())
+    raise ValueError(f"{spec}: not a PRM checkpoint of any known format (tried {tried}); name one with "
+                     "--prm-format if it is one of them")
+
+
+def parse_options(text: str | None) -> dict[str, str]:
+    """``"reference=Qwen/Qwen2.5-Math-7B,beta=0.001"`` -> {"reference": ..., "beta": "0.001"} (loaders convert)."""
+    options: dict[str, str] = {}
+    for part in (p.strip() for p in (text or "").split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"PRM option {part!r} in {text!r}: expected KEY=VALUE")
+        options[key.strip()] = value.strip()
+    return options
 
 
 def load_scorer(path: str | Path, format: str = "auto", device: str = "auto", dtype: Any | None = None,
-                batch_size: int = 16, max_length: int | None = None) -> Scorer:
-    """The scorer for the PRM at ``path`` in ``format`` (``auto``: :func:`detect_format`)."""
-    folder = Path(path)
+                batch_size: int = 16, max_length: int | None = None, **options: Any) -> Scorer:
+    """The scorer for the PRM at ``path`` (a folder or hub id) in ``format`` (``auto``: :func:`detect_format`).
+
+    ``options`` go to the format's loader (e.g. a published format's reference model or token names).
+    """
     if format == "auto":
-        format = detect_format(folder)
+        format = detect_format(path)
     elif format not in SCORER_FORMATS:
         raise ValueError(f"unknown PRM format {format!r}; known: auto, {', '.join(SCORER_FORMATS)}")
-    elif not SCORER_FORMATS[format].detect(folder):
-        raise ValueError(f"{folder} is not in format {format!r} ({SCORER_FORMATS[format].summary})")
-    return SCORER_FORMATS[format].load(folder, device=device, dtype=dtype, batch_size=batch_size,
-                                       max_length=max_length)
+    local = Path(path)
+    return SCORER_FORMATS[format].load(local if local.is_dir() else path, device=device, dtype=dtype,
+                                       batch_size=batch_size, max_length=max_length, **options)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from prm.rewards.answer import AnswerReward
@@ -36,6 +36,8 @@ class RewardContext:
     answer checker's workers and options, and the dataset's column names."""
 
     prm: str | None = None
+    prm_format: str = "auto"
+    prm_options: dict[str, Any] = field(default_factory=dict)  # the format loader's options
     scorer: Any | None = None  # a loaded prm.model.Scorer; loaded from ``prm`` on first use when None
     device: str = "auto"
     batch_size: int = 16
@@ -53,7 +55,8 @@ class RewardContext:
             raise ValueError("the prm_outcome and prm_process rewards need a PRM (--prm PATH)")
         from prm.model.formats import load_scorer
 
-        return load_scorer(self.prm, device=self.device, batch_size=self.batch_size)
+        return load_scorer(self.prm, self.prm_format, device=self.device, batch_size=self.batch_size,
+                           **self.prm_options)
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,12 @@ def load_scorer(config: ServeConfig) -> Any | None:
     if not config.prm:
         return None
     from prm.model.formats import load_scorer as load_prm_scorer
+    from prm.model.formats import parse_options
     from prm.runtime import set_threads
 
     set_threads(config.threads)
-    return load_prm_scorer(config.prm, device=config.device, batch_size=config.forward_batch)
+    return load_prm_scorer(config.prm, config.prm_format, device=config.device, batch_size=config.forward_batch,
+                           **parse_options(config.prm_options))
 
 
 async def read_body(request: Request, model: type[M], limit: int) -> M:

@@ -26,6 +26,8 @@ SERVE_COLUMNS = ("answer", "problem")
 @dataclass
 class ServeConfig:
     prm: str | None = shared("prm", detail="without it only /verify and /get_reward's answer reward are served")
+    prm_format: str = shared("prm_format", "auto")
+    prm_options: str | None = shared("prm_options")
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
     max_batch: int = field(default=32, metadata={"help": "most solutions merged into one PRM forward pass"})

@@ -1,0 +1,91 @@
+"""The checkpoint-format registry (prm.model.formats): detection from config files before any weight loads,
+errors that name the formats tried, the project's own format_version check, and --prm-format / --prm-options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prm.cli import main
+from prm.model.formats import SCORER_FORMATS, detect_format, load_scorer, parse_options
+
+
+@pytest.fixture(scope="module")
+def prm_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from prm.model.tiny import save_tiny_backbone, save_tiny_prm
+
+    root = tmp_path_factory.mktemp("formats")
+    texts = ["Problem: 2+3?\nSolution:\n2 + 3 = 5.\n\nSo \\boxed{5}."] * 8
+    backbone = save_tiny_backbone(root / "backbone", texts)
+    return {"backbone": backbone, "prm": save_tiny_prm(root / "prm", backbone)}
+
+
+def test_the_own_format_is_detected(prm_folders: dict[str, Path]) -> None:
+    assert detect_format(prm_folders["prm"]) == "prm_math"
+    assert load_scorer(prm_folders["prm"], "prm_math", device="cpu").format == "prm_math"
+
+
+def test_an_unknown_checkpoint_fails_before_weights_naming_the_formats(tmp_path: Path,
+                                                                        prm_folders: dict[str, Path]) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
+    (tmp_path / "model.safetensors").write_bytes(b"not weights")  # never read: detection fails first
+    with pytest.raises(ValueError) as error:
+        load_scorer(tmp_path)
+    for name in SCORER_FORMATS:
+        assert name in str(error.value)
+    assert "--prm-format" in str(error.value)
+    with pytest.raises(ValueError, match="not a PRM checkpoint of any known format"):
+        detect_format(prm_folders["backbone"])  # a plain causal LM is no PRM
+
+
+def test_a_newer_own_format_is_refused(tmp_path: Path, prm_folders: dict[str, Path]) -> None:
+    import shutil
+
+    folder = Path(shutil.copytree(prm_folders["prm"], tmp_path / "prm"))
+    config = json.loads((folder / "prm_config.json").read_text())
+    (folder / "prm_config.json").write_text(json.dumps({**config, "format_version": 99}))
+    with pytest.raises(ValueError, match="format_version 99 is newer than this version reads"):
+        detect_format(folder)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("no/such-model-xyz", "not a local folder, and its config files could not be fetched from the hub"),
+    ("just-a-name", "not a folder or a hub id"),
+])
+def test_what_is_neither_folder_nor_reachable_hub_id(spec: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match=message):
+        detect_format(spec)
+
+
+def test_unknown_format_name(prm_folders: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match="unknown PRM format 'qwen'; known: auto, prm_math_likelihood, prm_math"):
+        load_scorer(prm_folders["prm"], "qwen")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (None, {}), ("", {}), ("reference=Qwen/Qwen2.5-Math-7B, beta=0.001", {"reference": "Qwen/Qwen2.5-Math-7B",
+                                                                             "beta": "0.001"}),
+    ("step_tag=ки,", {"step_tag": "ки"}),
+])
+def test_parse_options(text: str | None, expected: dict[str, str]) -> None:
+    assert parse_options(text) == expected
+
+
+def test_parse_options_names_a_bad_pair() -> None:
+    with pytest.raises(ValueError, match="PRM option 'beta' in 'beta': expected KEY=VALUE"):
+        parse_options("beta")
+
+
+def test_prm_score_takes_the_format(tmp_path: Path, prm_folders: dict[str, Path],
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"problem_id": "p", "sample_idx": 0, "problem": "2+3?", "text": "2 + 3 = 5."})
+                       + "\n")
+    base = ["score", "--samples", str(samples), "--prm", str(prm_folders["prm"]), "--device", "cpu"]
+    assert main([*base, "--prm-format", "prm_math", "--output", str(tmp_path / "a.jsonl")]) == 0
+    assert len(json.loads((tmp_path / "a.jsonl").read_text())["step_scores"]) == 1
+    assert main([*base, "--prm-format", "skywork", "--output", str(tmp_path / "b.jsonl")]) == 2
+    assert "unknown PRM format 'skywork'" in caplog.text
