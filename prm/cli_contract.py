@@ -41,6 +41,8 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
     "split": SharedOption(str, "split of --problems (default: the loader's)"),
     "limit": SharedOption(int, "use at most this many inputs"),
     "max_new_tokens": SharedOption(int, "most new tokens per completion"),
+    "system_prompt": SharedOption(str, "a system turn for the policy's prompts (the user turn is then the problem "
+                                       "alone), e.g. the Qwen2.5-Math recipe's"),
     "max_steps": SharedOption(int, "training steps, the run's budget"),
     "batch_size": SharedOption(int, "sequences per batch"),
     "seed": SharedOption(int, "random seed"),

@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["PLAIN_TEMPLATE", "CHAT_INSTRUCTION", "build_prompt", "has_chat_template", "problem_from_prompt"]
+__all__ = ["PLAIN_TEMPLATE", "CHAT_INSTRUCTION", "QWEN_MATH_SYSTEM_PROMPT", "build_prompt", "has_chat_template",
+           "problem_from_prompt"]
 
 PLAIN_TEMPLATE = "Problem: {problem}\nSolution:\n"
 CHAT_INSTRUCTION = "{problem}\n\nPlease reason step by step, separate steps with blank lines, and put your final " \
                    "answer within \\boxed{{}}."
+# The system turn of the Qwen2.5-Math(-Instruct) recipe and of Qwen2.5-Math-PRM's scoring prompt.
+QWEN_MATH_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
 def has_chat_template(tokenizer: Any | None) -> bool:
@@ -29,15 +32,22 @@ def has_chat_template(tokenizer: Any | None) -> bool:
     return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
 
 
-def build_prompt(problem_text: str, tokenizer: Any | None = None) -> str:
+def build_prompt(problem_text: str, tokenizer: Any | None = None, system_prompt: str | None = None) -> str:
     """The prompt for ``problem_text``: the tokenizer's chat template when it has one, else plain text.
 
     The returned string is what the policy continues; its completion is the solution (blank-line
-    separated steps, the answer in ``\\boxed{}``) followed by the end-of-sequence token.
+    separated steps, the answer in ``\\boxed{}``) followed by the end-of-sequence token. With a
+    ``system_prompt`` (e.g. :data:`QWEN_MATH_SYSTEM_PROMPT`, the Qwen2.5-Math recipe) the instruction is the
+    system turn and the user turn is the problem alone, as published instruct models were trained; a plain
+    prompt then starts with it.
     """
     if not has_chat_template(tokenizer):
-        return PLAIN_TEMPLATE.format(problem=problem_text)
-    messages = [{"role": "user", "content": CHAT_INSTRUCTION.format(problem=problem_text)}]
+        plain = PLAIN_TEMPLATE.format(problem=problem_text)
+        return f"{system_prompt}\n\n{plain}" if system_prompt else plain
+    if system_prompt:
+        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": problem_text}]
+    else:
+        messages = [{"role": "user", "content": CHAT_INSTRUCTION.format(problem=problem_text)}]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 

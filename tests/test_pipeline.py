@@ -131,3 +131,12 @@ def test_given_models_skip_the_stages_that_make_them() -> None:
     assert stages[0].argv[stages[0].argv.index("--model") + 1] == "p"
     with pytest.raises(ValueError, match="--train-problems"):
         build_stages(QuickstartConfig(problems="math500", model="p"))
+
+
+def test_a_system_prompt_reaches_sampling_and_rollouts() -> None:
+    stages = build_stages(QuickstartConfig(out_dir="q", system_prompt="Be exact."))
+    for name in ("sample test", "sample train", "label train mc"):
+        argv = next(s.argv for s in stages if s.name == name)
+        parse(argv)
+        assert argv[argv.index("--system-prompt") + 1] == "Be exact."
+    assert all("--system-prompt" not in s.argv for s in build_stages(QuickstartConfig(out_dir="q")))

@@ -80,6 +80,7 @@ class LabelCommandConfig:
     backend: Literal["auto", "vllm", "hf"] = field(default="auto", metadata={"help": "sampling backend (mc)"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the rollouts (mc)"})
     max_new_tokens: int = shared("max_new_tokens", 256, "a rollout (mc)")
+    system_prompt: str | None = shared("system_prompt", detail="mc rollouts")
     mc_label: Literal["soft", "hard"] = field(
         default="soft", metadata={"help": "labels column: soft (fraction correct) or hard (any correct) (mc)"}
     )
@@ -139,8 +140,8 @@ def label_perturb(config: LabelCommandConfig) -> LabelOutput:
 def _mc_settings(config: LabelCommandConfig, items: int) -> dict[str, object]:
     """The settings that shape MC labels: resuming a journal with other values is refused."""
     model = str(Path(config.model).resolve()) if config.model and Path(config.model).exists() else config.model
-    keys = ("problems", "split", "samples", "limit", "split_mode", "k", "temperature", "max_new_tokens", "seed",
-            "mc_chunk")
+    keys = ("problems", "split", "samples", "limit", "split_mode", "k", "temperature", "max_new_tokens",
+            "system_prompt", "seed", "mc_chunk")
     return {"model": model, "items": items, **{key: getattr(config, key) for key in keys}}
 
 
@@ -163,7 +164,7 @@ def label_mc(config: LabelCommandConfig) -> LabelOutput:
     if not config.resume:
         discard(_journal_path(config))
     with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
-        items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer),
+        items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer, config.system_prompt),
                          split_mode=config.split_mode, skipped=skipped)
         results = mc_label_journalled(sampler, items, config.k, params, _journal_path(config),
                                       settings=_mc_settings(config, len(items)), chunk=max(config.mc_chunk, 1))

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from data.journal import discard
 from data.jsonl import RecordError
 from data.records import Problem, Sample
-from data.segment import split_steps
+from data.segment import SEGMENTERS, split_steps
 from prm.cli_contract import shared
 from prm.sampling.base import Completion, Sampler, SamplingConfig, resolve_backend
 from prm.sampling.writer import ResumeMismatch, SampleWriter
@@ -48,6 +48,11 @@ class SampleCommandConfig:
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
     max_new_tokens: int = shared("max_new_tokens", 512)
     seed: int = shared("seed", 0, "vLLM: the engine's")
+    system_prompt: str | None = shared("system_prompt", detail="'Please reason step by step, and put your final "
+                                                              "answer within \\boxed{}.'")
+    segmentation: str = field(default="blank_line", metadata={
+        "help": "how the samples' steps field is cut from their text (data.segment: blank_line, newline, "
+                "step_marker); prm score re-splits a sample's text when its PRM was trained on another"})
     stop_at_step_end: bool = field(
         default=False, metadata={"help": "stop each sample at its first blank line (one step, for rollouts)"}
     )
@@ -64,7 +69,8 @@ class SampleCommandConfig:
 CONFIG = SampleCommandConfig
 
 # The settings that shape the samples; resuming with other values is refused.
-META_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "stop_at_step_end")
+META_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "stop_at_step_end", "system_prompt",
+             "segmentation")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,16 +95,22 @@ def build_sampler(config: SampleCommandConfig) -> Sampler:
                      seed=config.seed)
 
 
-def to_records(problem: Problem, completions: list[Completion]) -> list[dict[str, Any]]:
-    """The Sample records of one problem's completions."""
+def to_records(problem: Problem, completions: list[Completion], segmentation: str = "blank_line"
+               ) -> list[dict[str, Any]]:
+    """The Sample records of one problem's completions; ``steps`` split with ``segmentation``, which a record
+    names in a ``segmentation`` field when it is not the default (blank lines)."""
+    extra = {} if segmentation == "blank_line" else {"segmentation": segmentation}
     return [
-        Sample(problem_id=problem.id, sample_idx=i, text=c.text, steps=split_steps(c.text),
-               answer=extract_answer(c.text), num_tokens=c.num_tokens, finish_reason=c.finish_reason).to_dict()
+        Sample(problem_id=problem.id, sample_idx=i, text=c.text, steps=split_steps(c.text, segmentation),
+               answer=extract_answer(c.text), num_tokens=c.num_tokens, finish_reason=c.finish_reason,
+               extra=dict(extra)).to_dict()
         for i, c in enumerate(completions)
     ]
 
 
 def _check(config: SampleCommandConfig) -> str | None:
+    if config.segmentation not in SEGMENTERS:
+        return f"--segmentation {config.segmentation!r}: choose from {', '.join(SEGMENTERS)}"
     if config.n < 1 or config.batch_problems < 1:
         return "--n and --batch-problems must be >= 1"
     return None
@@ -118,11 +130,11 @@ def _sample_batch(config: SampleCommandConfig, sampler: Sampler, params: Samplin
                   position: int, writer: SampleWriter, counts: collections.Counter) -> None:
     from prm.prompts import build_prompt
 
-    prompts = [build_prompt(p.problem, sampler.tokenizer) for p in batch]
+    prompts = [build_prompt(p.problem, sampler.tokenizer, config.system_prompt) for p in batch]
     # HF re-seeds per call (reproducible batches); vLLM's engine was seeded once.
     params = dataclasses.replace(params, seed=config.seed + position if sampler.backend == "hf" else None)
     for problem, completions in zip(batch, sampler.generate(prompts, config.n, params), strict=True):
-        writer.write_problem(to_records(problem, completions))
+        writer.write_problem(to_records(problem, completions, config.segmentation))
         counts["tokens"] += sum(c.num_tokens for c in completions)
         counts["samples"] += len(completions)
         counts.update(f"finish:{c.finish_reason}" for c in completions)

@@ -105,8 +105,12 @@ def _todo(samples: str, done: list[tuple[Any, Any]], problems: dict[str, str]) -
         yield row, problem
 
 
-def _steps(row: dict[str, Any], where: str) -> list[str] | str:
-    """The row's steps: ``steps`` (samples) or ``completions`` (stepwise rows), else its text to split."""
+def _steps(row: dict[str, Any], where: str, segmentation: str) -> list[str] | str:
+    """The row's steps: ``steps`` (samples) or ``completions`` (stepwise rows), else its text to split. A sample
+    whose steps were cut another way than the PRM's ``segmentation`` gives its text, which the PRM splits."""
+    text = row.get("text")
+    if isinstance(text, str) and row.get("steps") and row.get("segmentation", "blank_line") != segmentation:
+        return text
     steps = row.get("steps") or row.get("completions")
     if isinstance(steps, list) and steps:
         name = "steps" if row.get("steps") else "completions"
@@ -131,16 +135,22 @@ def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
     done = scored_rows(out)
     if done:
         logger.info("%s: %d rows already scored, resuming", out, len(done))
-    scored = 0
+    scored = resplit = 0
+    segmentation = getattr(scorer.config, "segmentation", "blank_line")
     todo = _todo(config.samples, done, _problem_texts(config.problems))
     while chunk := list(itertools.islice(todo, max(config.chunk_rows, 1))):
-        items = [(problem, _steps(row, f"{config.samples} row {len(done) + scored + i + 1}"))
+        items = [(problem, _steps(row, f"{config.samples} row {len(done) + scored + i + 1}", segmentation))
                  for i, (row, problem) in enumerate(chunk)]
+        resplit += sum(isinstance(steps, str) and bool(row.get("steps")) for (row, _), (_, steps) in
+                       zip(chunk, items, strict=True))
         for (row, _), scores in zip(chunk, scorer.score_batch(items, config.batch_size), strict=True):
             row[config.score_field] = scores
         _append(out, [row for row, _ in chunk])
         scored += len(chunk)
         logger.info("scored %d rows (%d this run)", len(done) + scored, scored)
+    if resplit:
+        logger.warning("%d rows' steps were cut another way than the PRM's %r segmentation: their text was re-split "
+                       "the PRM's way (the PRM's segmentation wins)", resplit, segmentation)
     return out, len(done), scored
 
 

@@ -57,6 +57,7 @@ class GRPOConfig:
                                                               "of the loss)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
     max_new_tokens: int = shared("max_new_tokens", 256, "also dr_grpo's normaliser")
+    system_prompt: str | None = shared("system_prompt")
     loss_aggregation: Literal["grpo", "token_mean", "dr_grpo"] = field(
         default="grpo", metadata={"help": "grpo (per-sequence mean), token_mean, dr_grpo (constant normaliser)"})
     scale_rewards: bool | None = field(default=None, metadata={"help": "divide by the group std (default: on, off "

@@ -51,9 +51,10 @@ class Rollout:
 
 
 def generate_rollout(generate: Callable[[list[str], int, SamplingConfig], list[list[Completion]]], tokenizer: Any,
-                     problems: Sequence[Problem], group_size: int, params: SamplingConfig) -> Rollout:
+                     problems: Sequence[Problem], group_size: int, params: SamplingConfig,
+                     system_prompt: str | None = None) -> Rollout:
     """``group_size`` completions for each problem from ``generate`` (a ``Sampler.generate``), as a Rollout."""
-    prompts = [build_prompt(p.problem, tokenizer) for p in problems]
+    prompts = [build_prompt(p.problem, tokenizer, system_prompt) for p in problems]
     groups = generate(prompts, group_size, params)
     rollout = Rollout([], [], [], [], [], group_size)
     for problem, prompt, completions in zip(problems, prompts, groups, strict=True):
@@ -104,13 +105,14 @@ def _nan_stats(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
 
 
-def score_rollout(rollout: Rollout, rewards: Sequence[BuiltReward], tokenizer: Any, scale_std: bool = True) -> None:
+def score_rollout(rollout: Rollout, rewards: Sequence[BuiltReward], tokenizer: Any, scale_std: bool = True,
+                  system_prompt: str | None = None) -> None:
     """Compute every reward, the combined token advantages and reward metrics, in place.
 
     Outcome rewards are combined by :func:`prm.rewards.combine` (weighted sum; skipped where any is skipped);
     a process reward's step scores become process advantages, added at its weight.
     """
-    prompts = [build_prompt(p.problem, tokenizer) for p in rollout.problems]
+    prompts = [build_prompt(p.problem, tokenizer, system_prompt) for p in rollout.problems]
     columns = {"problem": [p.problem for p in rollout.problems], "answer": [p.answer for p in rollout.problems],
                "completion_ids": rollout.completion_ids, "finish_reason": rollout.finish_reasons}
     mask = _completion_mask(rollout)

@@ -142,7 +142,8 @@ def _evaluate(model: Any, tokenizer: Any, problems: list, config: GRPOConfig, pa
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     result = evaluate_policy(model, tokenizer, problems, n=config.eval_samples, temperature=config.eval_temperature,
-                             max_new_tokens=config.max_new_tokens, seed=config.eval_seed).to_dict()
+                             max_new_tokens=config.max_new_tokens, seed=config.eval_seed,
+                             system_prompt=config.system_prompt).to_dict()
     result["pass@1"] = result["pass_at"]["1"]
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     logger.info("held-out pass@1 %s: %.3f on %d problems x %d samples", path.stem, result["pass@1"], len(problems),
@@ -157,9 +158,9 @@ def _step(context: dict[str, Any], state: TrainState, config: GRPOConfig) -> dic
     start = time.perf_counter()
     batch = batch_problems(context["problems"], config.prompts_per_step, config.seed, state.step)
     generate = functools.partial(generator.generate, step=state.step)
-    rollout = generate_rollout(generate, tokenizer, batch, config.group_size, params)
+    rollout = generate_rollout(generate, tokenizer, batch, config.group_size, params, config.system_prompt)
     generated = time.perf_counter()
-    score_rollout(rollout, context["rewards"], tokenizer, config.scale_std)
+    score_rollout(rollout, context["rewards"], tokenizer, config.scale_std, config.system_prompt)
     scored = time.perf_counter()
     stats = update_policy(model, context["reference"], context["optimizer"],
                           rollout_tensors(rollout, tokenizer.pad_token_id), config)

@@ -63,24 +63,26 @@ def majority_correct(verdicts: Sequence[Verdict]) -> bool:
 
 
 def sample_solutions(model: Any, tokenizer: Any, problems: Sequence[str], n: int, temperature: float = 0.8,
-                     max_new_tokens: int = 320, seed: int = 0, batch_size: int = 64) -> list[list[Completion]]:
+                     max_new_tokens: int = 320, seed: int = 0, batch_size: int = 64,
+                     system_prompt: str | None = None) -> list[list[Completion]]:
     """``n`` completions per problem (prompted with :func:`build_prompt`), sampled with :class:`HFSampler`."""
     training = model.training
     device = next(model.parameters()).device
     params = SamplingConfig(temperature=temperature, top_p=1.0, max_tokens=max_new_tokens, seed=seed)
     try:
         sampler = HFSampler(model, tokenizer=tokenizer, device=str(device), batch_size=batch_size, seed=seed)
-        return sampler.generate([build_prompt(text, tokenizer) for text in problems], n, params)
+        return sampler.generate([build_prompt(text, tokenizer, system_prompt) for text in problems], n, params)
     finally:
         model.train(training)  # the sampler switched it to eval mode
 
 
 def evaluate_policy(model: Any, tokenizer: Any, problems: Sequence[Problem], n: int = 16, temperature: float = 0.8,
-                    max_new_tokens: int = 320, seed: int = 0, workers: int = 2) -> EvalResult:
+                    max_new_tokens: int = 320, seed: int = 0, workers: int = 2,
+                    system_prompt: str | None = None) -> EvalResult:
     """Sample ``n`` solutions per problem, verify them against the gold answers, and summarise."""
     start = time.perf_counter()
     completions = sample_solutions(model, tokenizer, [p.problem for p in problems], n, temperature,
-                                   max_new_tokens, seed)
+                                   max_new_tokens, seed, system_prompt=system_prompt)
     sampled_s = time.perf_counter() - start
     new_tokens = sum(c.num_tokens for group in completions for c in group)
     pairs = [(p.answer, c.text) for p, group in zip(problems, completions, strict=True) for c in group]

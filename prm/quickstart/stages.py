@@ -70,6 +70,7 @@ class QuickstartConfig:
                                                               "model (minutes; 0: none)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
     max_new_tokens: int = shared("max_new_tokens", 320, "a sampled solution")
+    system_prompt: str | None = shared("system_prompt", detail="sampling and Monte-Carlo rollouts")
     backend: str = field(default="auto", metadata={"help": "sampling backend: auto (vLLM when installed), vllm, hf"})
     threads: int = shared("threads", 1, "per process (two trainings run at once)")
     seed: int = shared("seed", 0, "of every stage")
@@ -143,6 +144,8 @@ def _sample_stage(name: str, policy: str, problems: str, out: Path, n: int, limi
             "--backend", config.backend, "--seed", str(config.seed)]
     if limit:
         argv += ["--limit", str(limit)]
+    if config.system_prompt:
+        argv += ["--system-prompt", config.system_prompt]
     return Stage(name, tuple(argv), (str(out),), env={"VLLM_CPU_KVCACHE_SPACE": "2"})
 
 
@@ -150,10 +153,11 @@ def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str,
     exact = Stage("label train exact", ("label", "--method", "exact", "--problems", train, "--samples",
                                         str(paths.train_samples), "--after-error", "zero",
                                         "--output", str(paths.train_exact)), (str(paths.train_exact),))
+    system = ("--system-prompt", config.system_prompt) if config.system_prompt else ()
     mc = Stage("label train mc", ("label", "--method", "mc", "--problems", train, "--samples",
                                   str(paths.train_samples), "--limit", str(config.mc_samples), "--model", policy,
                                   "--k", str(config.mc_k), "--backend", config.backend,
-                                  "--max-new-tokens", str(config.max_new_tokens), "--seed", str(config.seed),
+                                  "--max-new-tokens", str(config.max_new_tokens), "--seed", str(config.seed), *system,
                                   "--output", str(paths.train_mc)), (str(paths.train_mc),),
                env={"VLLM_CPU_KVCACHE_SPACE": "2"})
     return [exact, mc] if config.mc_samples > 0 else [exact]
