@@ -39,12 +39,14 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
 
 
 def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Task = "causal",
-            config: Any | None = None, tokenizer: Any | None = None) -> tuple[Any, Any]:
+            config: Any | None = None, tokenizer: Any | None = None, quantization: Any | None = None
+            ) -> tuple[Any, Any]:
     """A model and its tokenizer from a folder or hub id.
 
     ``task`` picks the head: ``causal`` (the LM head: policies, verifier LMs) or ``token_classification`` (a
     head on every position: PRMs). ``config`` overrides the folder's model config (e.g. ``num_labels``);
-    ``dtype`` None keeps transformers' default; ``tokenizer`` skips loading one.
+    ``dtype`` None keeps transformers' default; ``tokenizer`` skips loading one; ``quantization`` is a
+    transformers quantisation config (QLoRA's 4-bit, :mod:`prm.train.qlora`), placed on the GPU by transformers.
     """
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
@@ -54,6 +56,8 @@ def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Ta
         kwargs["dtype"] = dtype
     if config is not None:
         kwargs["config"] = config
+    if quantization is not None:
+        kwargs.update(quantization_config=quantization, device_map={"": 0})
     auto = AutoModelForCausalLM if task == "causal" else AutoModelForTokenClassification
     model = auto.from_pretrained(str(name_or_path), **kwargs)
     generation = getattr(model, "generation_config", None)

@@ -116,7 +116,7 @@ def head_module_name(model: torch.nn.Module) -> str:
 
 def load_backbone(
     name_or_path: str, head: HeadType = "two_class", tag_token: str = DEFAULT_STEP_TAG,
-    dtype: torch.dtype | None = None, head_dropout: float = 0.0,
+    dtype: torch.dtype | None = None, head_dropout: float = 0.0, quantization: Any | None = None,
 ) -> tuple[PreTrainedModel, Any, int, bool]:
     """A causal LM (folder or hub id) as a token-classification PRM and its tokenizer with the step tag.
 
@@ -128,7 +128,8 @@ def load_backbone(
     config = AutoConfig.from_pretrained(name_or_path, num_labels=NUM_LABELS[head],
                                         id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     config.classifier_dropout = head_dropout
-    model, _ = load_lm(name_or_path, dtype, task="token_classification", config=config, tokenizer=tokenizer)
+    model, _ = load_lm(name_or_path, dtype, task="token_classification", config=config, tokenizer=tokenizer,
+                       quantization=quantization)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -38,6 +38,9 @@ class TrainConfig:
                                                             "that fit"})
     lora: bool = field(default=False, metadata={"help": "train LoRA adapters (+ the head and the tag embedding) "
                                                         "instead of all weights"})
+    load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: load the backbone in 4-bit NF4 "
+                                                                "(bitsandbytes, CUDA; pip install prm-math[qlora]) and "
+                                                                "train LoRA adapters on it; needs --lora"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from prm.train.config import TrainConfig
 from prm.train.likelihood import train_likelihood_prm
+from prm.train.qlora import check_qlora
 from prm.train.result import TrainResult
 from prm.train.trainer import train_head_prm
 
@@ -32,3 +33,6 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"--eval-fraction should be in [0, 1), got {config.eval_fraction}")
     if config.max_length < 8:
         raise ValueError(f"--max-length {config.max_length} is too small")
+    import torch
+
+    check_qlora(config, torch.cuda.is_available())

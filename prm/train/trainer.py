@@ -41,6 +41,7 @@ from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, tr
 from prm.train.config import TrainConfig
 from prm.train.data import PRMCollator, TaggedDataset, encode_rows, load_training_rows
 from prm.train.metrics import make_compute_metrics, make_preprocess_logits
+from prm.train.qlora import dequantized, four_bit_config, prepare_for_training
 from prm.train.result import TrainResult, write_train_metrics
 
 __all__ = ["apply_lora", "train_head_prm"]
@@ -54,6 +55,8 @@ def apply_lora(model: Any, config: TrainConfig, tag_id: int, tag_added: bool) ->
     """Wrap ``model`` with LoRA adapters; the head and (if new) the tag embedding train in full."""
     from peft import LoraConfig, TaskType, get_peft_model
 
+    if config.load_in_4bit:
+        model = prepare_for_training(model, config.gradient_checkpointing)
     targets: str | list[str] = config.lora_targets
     if targets != "all-linear":
         targets = [name.strip() for name in targets.split(",") if name.strip()]
@@ -132,7 +135,8 @@ def train_head_prm(config: TrainConfig) -> TrainResult:
 def _train(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.seed)
     model, tokenizer, tag_id, added = load_backbone(config.model, config.head, config.step_tag,
-                                                    head_dropout=config.head_dropout)
+                                                    head_dropout=config.head_dropout,
+                                                    quantization=four_bit_config() if config.load_in_4bit else None)
     train_rows, eval_rows = load_training_rows(config)
     encode = partial(encode_rows, tokenizer=tokenizer, tag_id=tag_id, max_length=config.max_length,
                      separator=config.step_separator, tag_token=config.step_tag, outcome=config.outcome)
@@ -177,7 +181,7 @@ def _save(trainer: Trainer, config: TrainConfig, tokenizer: Any, prm_config: PRM
     out = Path(config.out_dir or "")
     if config.lora:
         if trainer.is_world_process_zero():
-            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+            merged = dequantized(trainer.accelerator.unwrap_model(trainer.model).merge_and_unload())
             save_prm(merged, tokenizer, prm_config, out)
     else:
         trainer.save_model(str(out))
