@@ -52,6 +52,8 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
     "timeout_s": SharedOption(float, "sympy budget per answer check, in seconds"),
     "threads": SharedOption(int, "torch CPU threads (0: torch's default)"),
     "device": SharedOption(str, "torch device: auto (a GPU if present), cpu, cuda or mps"),
+    "dtype": SharedOption(str, "inference dtype: auto (the checkpoint's where the device runs it natively, else "
+                               "float32; prm.runtime), float32, bfloat16 or float16"),
 }
 
 # Options of earlier versions, and what replaces them.

@@ -89,3 +89,18 @@ def test_prm_score_takes_the_format(tmp_path: Path, prm_folders: dict[str, Path]
     assert len(json.loads((tmp_path / "a.jsonl").read_text())["step_scores"]) == 1
     assert main([*base, "--prm-format", "skywork", "--output", str(tmp_path / "b.jsonl")]) == 2
     assert "unknown PRM format 'skywork'" in caplog.text
+
+
+def test_prm_score_takes_a_dtype(tmp_path: Path, prm_folders: dict[str, Path]) -> None:
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"problem_id": "p", "sample_idx": 0, "problem": "2+3?",
+                                   "text": "2 + 3 = 5.\n\nSo \\boxed{5}."}) + "\n")
+    scores = {}
+    for dtype in ("float32", "bfloat16"):
+        out = tmp_path / f"{dtype}.jsonl"
+        assert main(["score", "--samples", str(samples), "--prm", str(prm_folders["prm"]), "--device", "cpu",
+                     "--dtype", dtype, "--output", str(out)]) == 0
+        scores[dtype] = json.loads(out.read_text())["step_scores"]
+        metrics = json.loads(out.with_name(f"{dtype}_metrics.json").read_text())
+        assert metrics["runtime"]["precision"] == dtype
+    assert scores["bfloat16"] == pytest.approx(scores["float32"], abs=0.05)

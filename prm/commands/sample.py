@@ -60,7 +60,7 @@ class SampleCommandConfig:
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs per engine (tensor parallel)"})
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vLLM: share of GPU memory to use"})
     max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length (default: model's)"})
-    dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16 or float16"})
+    dtype: str = shared("dtype", "auto")
     hf_batch_size: int = field(default=64, metadata={"help": "HF: sequences per generate batch"})
     device: str = shared("device", "auto", "HF backend only")
     resume: bool = shared("resume", True, "the problems already in the output")

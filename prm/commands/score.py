@@ -41,6 +41,7 @@ class ScoreConfig:
     batch_size: int = shared("batch_size", 16, "solutions, sorted by length")
     chunk_rows: int = field(default=256, metadata={"help": "rows scored and appended to the output per write"})
     device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
+    dtype: str = shared("dtype", "auto")
     threads: int = shared("threads", 0)
     score_field: str = field(
         default="step_scores",
@@ -171,8 +172,8 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     set_threads(config.threads)
     start = time.perf_counter()
     try:
-        scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, batch_size=config.batch_size,
-                             **parse_options(config.prm_options))
+        scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, dtype=config.dtype,
+                             batch_size=config.batch_size, **parse_options(config.prm_options))
         out, skipped, scored = score_file(config, scorer)
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)

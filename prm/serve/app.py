@@ -48,8 +48,8 @@ def load_scorer(config: ServeConfig) -> Any | None:
     from prm.runtime import set_threads
 
     set_threads(config.threads)
-    return load_prm_scorer(config.prm, config.prm_format, device=config.device, batch_size=config.forward_batch,
-                           **parse_options(config.prm_options))
+    return load_prm_scorer(config.prm, config.prm_format, device=config.device, dtype=config.dtype,
+                           batch_size=config.forward_batch, **parse_options(config.prm_options))
 
 
 async def read_body(request: Request, model: type[M], limit: int) -> M:

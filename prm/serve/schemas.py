@@ -42,6 +42,7 @@ class ServeConfig:
     aggregation: str = field(default="min", metadata={"help": "/score's default step-score aggregation, and the "
                                                               "default reward's (eval.aggregate)"})
     device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
+    dtype: str = shared("dtype", "auto")
     threads: int = shared("threads", 0)
     workers: int = shared("workers", 2)
     timeout_s: float = shared("timeout_s", 3.0)
