@@ -140,3 +140,14 @@ def test_a_system_prompt_reaches_sampling_and_rollouts() -> None:
         parse(argv)
         assert argv[argv.index("--system-prompt") + 1] == "Be exact."
     assert all("--system-prompt" not in s.argv for s in build_stages(QuickstartConfig(out_dir="q")))
+
+
+def test_a_given_prms_format_reaches_its_scoring_stages() -> None:
+    config = QuickstartConfig(out_dir="q", prm="Qwen/Qwen2.5-Math-PRM-7B", prm_format="qwen2_5_math_prm",
+                              prm_options="system_prompt=Be exact.")
+    stages = {s.name: s.argv for s in build_stages(config)}
+    for name in ("score test prm", "score test steps"):
+        parse(stages[name])
+        assert stages[name][stages[name].index("--prm-format") + 1] == "qwen2_5_math_prm"
+        assert stages[name][stages[name].index("--prm-options") + 1] == "system_prompt=Be exact."
+    assert "--prm-format" not in stages["score test orm"]  # the ORM trained here is the project's own format

@@ -49,6 +49,8 @@ class QuickstartConfig:
         "help": "head of the PRM and ORM trained here: likelihood (frozen verifier LM, fitted in seconds), "
                 "two_class or scalar (fine-tuned for --rm-steps)"})
     prm: str | None = shared("prm", detail="default: train one here")
+    prm_format: str = shared("prm_format", "auto", "a given --prm's")
+    prm_options: str | None = shared("prm_options", detail="a given --prm's")
     orm: str | None = shared("orm", detail="default: train one here")
     n: int = field(default=16, metadata={"help": "samples per test problem (best-of-N up to this N)"})
     test_problems: int = field(default=200, metadata={"help": "test problems to sample"})
@@ -176,14 +178,18 @@ def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, 
     return Stage(name, tuple(argv), (str(out / "train_metrics.json"),), group="reward models")  # written last
 
 
-def _score_stages(prm: str, orm: str, paths: QuickstartPaths, test: str, threads: int) -> list[Stage]:
+def _score_stages(config: QuickstartConfig, prm: str, orm: str, paths: QuickstartPaths, test: str
+                  ) -> list[Stage]:
     """PRM scores of the test samples and of their exact-labelled rows side by side, then ORM scores."""
-    cpu = ("--threads", str(threads))
+    cpu = ("--threads", str(config.threads))
+    given = ("--prm-format", config.prm_format) if config.prm and config.prm_format != "auto" else ()
+    given += ("--prm-options", config.prm_options) if config.prm and config.prm_options else ()
     return [
         Stage("score test prm", ("score", "--samples", str(paths.test_samples), "--prm", prm, "--problems", test,
-                                 "--output", str(paths.scored_prm), *cpu), (str(paths.scored_prm),), group="scoring"),
+                                 "--output", str(paths.scored_prm), *given, *cpu), (str(paths.scored_prm),),
+              group="scoring"),
         Stage("score test steps", ("score", "--samples", str(paths.test_exact), "--prm", prm,
-                                   "--output", str(paths.scored_steps), *cpu), (str(paths.scored_steps),),
+                                   "--output", str(paths.scored_steps), *given, *cpu), (str(paths.scored_steps),),
               group="scoring"),
         Stage("score test orm", ("score", "--samples", str(paths.scored_prm), "--prm", orm, "--problems", test,
                                  "--score-field", "orm_step_scores", "--output", str(paths.scored), *cpu),
@@ -220,8 +226,7 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
         stages.append(_train_stage("train prm", paths.prm, verifier, config, paths, outcome=False))
     if config.orm is None:
         stages.append(_train_stage("train orm", paths.orm, verifier, config, paths, outcome=True))
-    stages += _score_stages(config.prm or str(paths.prm), config.orm or str(paths.orm), paths, test,
-                            config.threads)
+    stages += _score_stages(config, config.prm or str(paths.prm), config.orm or str(paths.orm), paths, test)
     stages.append(Stage("best of n", ("bon", "--samples", str(paths.scored), "--problems", test,
                                       "--out-dir", str(paths.bon), "--seed", str(config.seed),
                                       "--title", "Best-of-N on the quickstart test problems"),
