@@ -191,3 +191,12 @@ def test_hf_completions_carry_their_token_ids(policy: Path, torch_one_thread: No
         assert len(completion.token_ids) == completion.num_tokens
         assert tokenizer.decode(completion.token_ids, skip_special_tokens=True) == completion.text
     assert short[0][0].finish_reason == "length" and len(short[0][0].token_ids) == 3
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0, 1.5])
+def test_the_vllm_engine_gets_a_bounded_gpu_share(share: float) -> None:
+    from prm.grpo.config import GRPOConfig
+
+    assert GRPOConfig(out_dir="o").vllm_gpu_memory_utilization == 0.3
+    with pytest.raises(ValueError, match="vllm_gpu_memory_utilization must be in \\(0, 1\\)"):
+        GRPOConfig(out_dir="o", vllm_gpu_memory_utilization=share)

@@ -84,6 +84,9 @@ class GRPOConfig:
     threads: int = shared("threads", 1, "1 was 3-20x faster than 2 for the tiny policy on 2 shared cores")
     device: str = shared("device", "auto", "GRPO trains in float32")
     vllm_max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length"})
+    vllm_gpu_memory_utilization: float = field(default=0.3, metadata={
+        "help": "vLLM: share of GPU memory the engine may take; the rest is the trained policy's (vLLM's own "
+                "default, 0.9, leaves training none)"})
     resume: bool = shared("resume", True, "the checkpoint in OUT_DIR")
 
     def __post_init__(self) -> None:
@@ -93,6 +96,8 @@ class GRPOConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
+        if not 0 < self.vllm_gpu_memory_utilization < 1:
+            raise ValueError(f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization}")
 
     @property
     def scale_std(self) -> bool:

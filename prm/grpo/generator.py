@@ -53,7 +53,7 @@ class Generator:
     """Draws G completions per prompt with the configured backend and keeps its weights current."""
 
     def __init__(self, backend: str, model: Any, tokenizer: Any, model_path: str, out_dir: Path, seed: int,
-                 device: str = "cpu", max_model_len: int | None = None) -> None:
+                 device: str = "cpu", max_model_len: int | None = None, gpu_memory_utilization: float = 0.3) -> None:
         self.backend, self.seed, self.model = backend, seed, model
         self.sync_dir = out_dir / SYNC_DIR
         if backend == "hf":
@@ -63,7 +63,9 @@ class Generator:
         elif backend == "vllm":
             from prm.sampling.vllm_backend import VLLMSampler
 
-            self.sampler = VLLMSampler(model_path, seed=seed, max_model_len=max_model_len, dtype="float32")
+            # the engine shares the GPU with the policy being trained: it gets a bounded share
+            self.sampler = VLLMSampler(model_path, seed=seed, max_model_len=max_model_len, dtype="float32",
+                                       gpu_memory_utilization=gpu_memory_utilization)
         else:
             raise ValueError(f"unknown generation backend {backend!r}; choose hf or vllm")
         self.sampler.tokenizer = tokenizer  # one tokenizer for prompts, completions and updates

@@ -209,7 +209,7 @@ def _train(config: GRPOConfig) -> GRPOResult:
     result = GRPOResult(out_dir, state, model, tokenizer)
     result.eval_start = _evaluate(model, tokenizer, context["held_out"], config, out_dir / "eval_start.json")
     generator = Generator(config.backend, model, tokenizer, config.model, out_dir, config.seed, config.device,
-                          config.vllm_max_model_len)
+                          config.vllm_max_model_len, config.vllm_gpu_memory_utilization)
     context["generator"] = generator
     try:
         if state.step > 0:
