@@ -104,3 +104,37 @@ def test_prm_score_takes_a_dtype(tmp_path: Path, prm_folders: dict[str, Path]) -
         metrics = json.loads(out.with_name(f"{dtype}_metrics.json").read_text())
         assert metrics["runtime"]["precision"] == dtype
     assert scores["bfloat16"] == pytest.approx(scores["float32"], abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny checkpoint in each published layout, built by that format's own test module."""
+    from test_published_implicit import qwen_like_tokenizer, save_causal_lm
+    from test_published_qwen_math_prm import save_qwen_math_prm
+    from test_published_skywork_prm import save_skywork_prm
+
+    root = tmp_path_factory.mktemp("published")
+    tokenizer = qwen_like_tokenizer()
+    return {
+        "qwen2_5_math_prm": save_qwen_math_prm(root / "qwen"),
+        "skywork_prm": save_skywork_prm(root / "skywork"),
+        "implicit_prm": save_causal_lm(root / "EurusPRM-Stage2", tokenizer, 0, "PRIME-RL/EurusPRM-Stage2"),
+    }
+
+
+def test_each_published_layout_is_detected_as_its_format(published: dict[str, Path]) -> None:
+    for name, folder in published.items():
+        assert detect_format(folder) == name
+
+
+def test_prm_score_auto_detects_a_published_prm(tmp_path: Path, published: dict[str, Path]) -> None:
+    samples = tmp_path / "samples.jsonl"
+    text = "2 + 3 = 5.\n\nSo the answer is \\boxed{5}."
+    samples.write_text(json.dumps({"problem_id": "p", "sample_idx": 0, "problem": "What is 2+3?", "text": text})
+                       + "\n")
+    out = tmp_path / "scored.jsonl"
+    folder = published["qwen2_5_math_prm"]
+    argv = ["score", "--samples", str(samples), "--prm", str(folder), "--output", str(out), "--device", "cpu"]
+    assert main(argv) == 0  # no --prm-format: detected from config.json
+    expected = load_scorer(folder, device="cpu").score_batch([("What is 2+3?", text)])
+    assert json.loads(out.read_text())["step_scores"] == pytest.approx(expected[0], abs=1e-6)

@@ -7,8 +7,8 @@ of its config files) and how to score with it (``load``: returns a :class:`prm.m
     load_scorer("runs/prm", format="prm_math")        # or named (``--prm-format``): checked, then loaded
     detect_format("runs/prm")                         # 'prm_math'
 
-A hub id is resolved to a local snapshot of its config files first (:func:`config_folder`), so detection never
-downloads weights. Formats, in detection order:
+A hub id is resolved to a local snapshot of its config files first (:func:`config_folder`, from
+:mod:`prm.model.published.common`), so detection never downloads weights. Formats, in detection order:
 
 - ``prm_math_likelihood``: ``prm train --head likelihood`` (a frozen causal LM + ``likelihood_head.json``);
 - ``prm_math``: ``prm train --head two_class|scalar`` (a token-classification model + ``prm_config.json``);
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prm.model.published.common import config_folder
 from prm.model.scorer import Scorer
 
 __all__ = ["FORMAT_VERSION", "PUBLISHED", "SCORER_FORMATS", "ScorerFormat", "config_folder", "detect_format",
            "load_scorer", "parse_options"]
 
 FORMAT_VERSION = 1  # the newest prm_config.json / likelihood_head.json this version reads
-CONFIG_PATTERNS = ["*.json", "*.model", "*.txt", "*.jinja", "*.py"]  # what detection may read, never weights
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,10 @@ class ScorerFormat:
 
     detect: Callable[[Path], bool]
     load: Callable[..., Scorer]
-    summary: str
+    summary: str | Callable[[], str]  # a callable for formats whose module loads on first use
+
+    def describe(self) -> str:
+        return self.summary() if callable(self.summary) else self.summary
 
 
 def _own_format(file: str) -> Callable[[Path], bool]:
@@ -78,11 +81,17 @@ def _published(module: str) -> ScorerFormat:
         return importlib.import_module(f"prm.model.published.{module}")
 
     return ScorerFormat(lambda path: load_module().detect(path), lambda path, **o: load_module().load(path, **o),
-                        f"see prm.model.published.{module}")
+                        lambda: load_module().SUMMARY)
 
 
 # format name -> module under prm/model/published/ (detected after the project's own formats, in this order)
-PUBLISHED: dict[str, str] = {}
+PUBLISHED: dict[str, str] = {
+    "qwen2_5_math_prm": "qwen_math_prm",  # Qwen2.5-Math-PRM-7B/72B: config architectures
+    "skywork_prm": "skywork_prm",  # Skywork-o1-Open-PRM: config architectures or value-head weight names
+    "math_shepherd": "math_shepherd",  # a causal LM: published names (math-shepherd) and the ки step tag
+    "rlhflow_prm": "rlhflow",  # a Llama-3.1 chat model: published names (RLHFlow ... PRM)
+    "implicit_prm": "implicit",  # EurusPRM / implicit PRMs: published names or implicit_prm.json
+}
 
 SCORER_FORMATS: dict[str, ScorerFormat] = {
     "prm_math_likelihood": ScorerFormat(_own_format("likelihood_head.json"), _load_likelihood,
@@ -93,30 +102,13 @@ SCORER_FORMATS: dict[str, ScorerFormat] = {
 }
 
 
-def config_folder(spec: str | Path) -> Path:
-    """A local folder holding ``spec``'s config files: the folder itself, or a hub id's config-only snapshot
-    (``huggingface_hub.snapshot_download`` of the small files; the weights are not fetched)."""
-    folder = Path(spec)
-    if folder.is_dir():
-        return folder
-    if folder.exists() or str(spec).count("/") != 1:
-        raise ValueError(f"{spec}: not a folder or a hub id (owner/name)")
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(str(spec), allow_patterns=CONFIG_PATTERNS))
-    except Exception as error:  # offline, unknown repo, gated: say which and why
-        raise ValueError(f"{spec}: not a local folder, and its config files could not be fetched from the hub "
-                         f"({type(error).__name__}: {error})") from None
-
-
 def detect_format(spec: str | Path) -> str:
     """The first registered format whose ``detect`` accepts the checkpoint; ValueError listing those tried."""
     folder = config_folder(spec)
     for name, entry in SCORER_FORMATS.items():
         if entry.detect(folder):
             return name
-    tried = "; ".join(f"{name} ({entry.summary})" for name, entry in SCORER_FORMATS.items())
+    tried = "; ".join(f"{name}: {entry.describe()}" for name, entry in SCORER_FORMATS.items())
     raise ValueError(f"{spec}: not a PRM checkpoint of any known format (tried {tried}); name one with "
                      "--prm-format if it is one of them")
 

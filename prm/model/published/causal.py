@@ -1,0 +1,155 @@
+"""Published PRMs that are plain causal LMs: the loading, the load options and the token-position readout that
+:mod:`prm.model.published.math_shepherd`, :mod:`prm.model.published.rlhflow` and (the loading)
+:mod:`prm.model.published.implicit` share.
+
+:func:`load_causal_weights` reads a causal LM and refuses one with missing weights (never a silently
+random-initialised layer); :func:`load_causal_lm` adds the tokenizer, the device and the dtype.
+:class:`PositionScorer` scores a solution by the softmax over a few candidate tokens' logits at one position
+per step (:func:`score_positions`): a subclass gives ``candidates`` and ``encode``. :func:`config_from_options`
+and :func:`check_segmentation` turn ``--prm-options`` into a format's config dataclass. Torch is imported only
+inside the functions that run a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
+
+__all__ = ["ESCAPES", "PositionScorer", "check_segmentation", "config_from_options", "load_causal_lm",
+           "load_causal_weights", "score_positions"]
+
+logger = logging.getLogger(__name__)
+
+ESCAPES = {"\\n": "\n", "\\t": "\t"}  # written as two characters in a command-line option
+Config = TypeVar("Config")
+Encoded = tuple[list[int], list[int | None]]  # (token ids, each step's position; None where it was cut off)
+
+
+# --- load options ----------------------------------------------------------------------------------------------
+
+def check_segmentation(mode: str) -> None:
+    """ValueError unless ``mode`` is a :mod:`data.segment` mode (how raw text splits into steps)."""
+    from data.segment import SEGMENTERS
+
+    if mode not in SEGMENTERS:
+        raise ValueError(f"segmentation {mode!r}: choose from {', '.join(SEGMENTERS)}")
+
+
+def config_from_options(cls: type[Config], options: Mapping[str, Any], what: str,
+                        escapes: Mapping[str, str] = ESCAPES) -> Config:
+    """The dataclass ``cls`` from load options of its fields' names (their values as strings, ``escapes`` read);
+    ValueError naming ``what`` and the known options for an unknown one."""
+    known = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for {what}; known: {', '.join(known)}")
+
+    def unescape(value: str) -> str:
+        for escaped, character in escapes.items():
+            value = value.replace(escaped, character)
+        return value
+
+    return cls(**{key: unescape(str(value)) for key, value in options.items()})
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+def _load_error(path: str | Path, what: str, error: Exception) -> ValueError:
+    return ValueError(f"{path}: could not load the {what} ({type(error).__name__}: {str(error).strip()[:300]})")
+
+
+def load_causal_weights(path: str | Path, dtype: Any, what: str) -> Any:
+    """The causal LM at ``path`` (a folder or hub id) in ``dtype``, in eval mode, every weight read from the
+    checkpoint; ValueError naming ``what`` when the weights are missing, unreadable or incomplete."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, output_loading_info=True)
+    except Exception as error:  # missing, truncated or corrupt files, unknown architecture: say which and why
+        raise _load_error(path, what, error) from error
+    missing = list(info.get("missing_keys") or [])
+    if missing:
+        raise ValueError(f"{path}: the {what} checkpoint lacks {len(missing)} weight(s) "
+                         f"(e.g. {', '.join(sorted(missing)[:3])}): incomplete or not this format")
+    return model.eval()
+
+
+def load_causal_lm(name_or_folder: Path | str, device: Any = "auto", dtype: Any = None, what: str = "PRM"
+                   ) -> tuple[Any, Any, Any]:
+    """(model, tokenizer, device): the causal LM in :func:`prm.runtime.inference_dtype`, in eval mode on
+    ``device``. ValueError naming ``what`` when the tokenizer or the weights cannot be read."""
+    from prm.lm import load_tokenizer
+    from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
+
+    device = resolve_device(device)
+    run_dtype = inference_dtype(dtype, device, checkpoint_dtype(str(name_or_folder)))
+    try:
+        tokenizer = load_tokenizer(name_or_folder)
+    except Exception as error:
+        raise _load_error(name_or_folder, what, error) from error
+    model = load_causal_weights(name_or_folder, run_dtype, what)
+    logger.info("loaded %s %s (%s) on %s", what, name_or_folder, run_dtype, device)
+    return model.to(device), tokenizer, device
+
+
+# --- scoring ---------------------------------------------------------------------------------------------------
+
+def score_positions(model: Any, device: Any, pad_id: int, encoded: Sequence[Encoded], candidates: Sequence[int],
+                    batch_size: int) -> list[list[float | None]]:
+    """For each (token ids, positions): softmax over ``candidates``' logits at each position, P(candidates[0]).
+
+    One forward per solution: longest first, ``batch_size`` at a time, right-padded. Only the decoder runs on
+    every token; the LM head runs on the positions read. A None position stays None.
+    """
+    import torch
+
+    results: list[list[float | None]] = [[None] * len(positions) for _, positions in encoded]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]), reverse=True)
+    order = [i for i in order if any(p is not None for p in encoded[i][1])]
+    head, wanted = model.get_output_embeddings(), torch.tensor(list(candidates), device=device)
+    for start in range(0, len(order), max(1, batch_size)):
+        chunk = order[start: start + max(1, batch_size)]
+        ids, mask = pad_right([encoded[i][0] for i in chunk], pad_id)
+        where = [(row, index, k, p) for row, index in enumerate(chunk)
+                 for k, p in enumerate(encoded[index][1]) if p is not None]
+        with torch.no_grad():
+            hidden = model.get_decoder()(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+            picked = hidden[[w[0] for w in where], [w[3] for w in where]]
+            probs = head(picked)[:, wanted].float().softmax(-1)[:, 0].tolist()
+        for (_, index, k, _), prob in zip(where, probs, strict=True):
+            results[index][k] = prob
+    return results
+
+
+class PositionScorer(ScorerBase):
+    """A causal-LM PRM read at one token position per step: P(``candidates[0]``) of the softmax over the
+    candidates' logits there. Subclasses set ``candidates`` and give ``encode`` (token ids cut at
+    ``max_length`` and each step's position, None past the cut)."""
+
+    default_max_length = 4096  # where neither the caller nor the model config gives one
+    candidates: list[int]
+
+    def __init__(self, model: Any, tokenizer: Any, device: Any, config: Any, batch_size: int = 16,
+                 max_length: int | None = None) -> None:
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.config = config
+        self.batch_size = batch_size
+        positions = getattr(model.config, "max_position_embeddings", None)
+        self.max_length = int(max_length or positions or self.default_max_length)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def encode(self, problem: str, steps: Sequence[str]) -> Encoded:
+        raise NotImplementedError
+
+    def score_batch(self, items: Sequence[tuple[str, StepsOrText]], batch_size: int | None = None
+                    ) -> list[list[float | None]]:
+        """P(correct) of every step of many (problem, steps or text) pairs; None for steps past max_length."""
+        pairs = [check_item(index, item) for index, item in enumerate(items)]
+        encoded = [self.encode(problem, self.steps_of(solution)) for problem, solution in pairs]
+        return score_positions(self.model, self.device, self.pad_id, encoded, self.candidates,
+                               batch_size or self.batch_size)
