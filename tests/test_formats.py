@@ -3,7 +3,11 @@ errors that name the formats tried, the project's own format_version check, and 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +142,29 @@ def test_prm_score_auto_detects_a_published_prm(tmp_path: Path, published: dict[
     assert main(argv) == 0  # no --prm-format: detected from config.json
     expected = load_scorer(folder, device="cpu").score_batch([("What is 2+3?", text)])
     assert json.loads(out.read_text())["step_scores"] == pytest.approx(expected[0], abs=1e-6)
+
+
+@pytest.mark.slow  # a vLLM engine in a subprocess: ~35 s on 2 cores
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed")
+def test_prm_score_with_vllms_pooling_runner_matches_hf(tmp_path: Path, published: dict[str, Path]) -> None:
+    """vLLM implements Qwen2ForProcessRewardModel natively: its STEP pooler gives the same step scores."""
+    samples = tmp_path / "samples.jsonl"
+    texts = ["2 + 3 = 5.\n\nSo the answer is \\boxed{5}.", "2 + 3 = 6.\n\n6 - 1 = 5.\n\nSo \\boxed{5}."]
+    samples.write_text("".join(json.dumps({"problem_id": "p", "sample_idx": i, "problem": "What is 2+3?",
+                                           "text": text}) + "\n" for i, text in enumerate(texts)))
+    base = [sys.executable, "-m", "prm.cli", "score", "--samples", str(samples), "--prm",
+            str(published["qwen2_5_math_prm"]), "--dtype", "float32"]
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    for backend in ("hf", "vllm"):
+        subprocess.run([*base, "--backend", backend, "--output", str(tmp_path / f"{backend}.jsonl")], env=env,
+                       check=True, capture_output=True, timeout=600)
+    hf, vllm = ([json.loads(line)["step_scores"] for line in (tmp_path / f"{b}.jsonl").read_text().splitlines()]
+                for b in ("hf", "vllm"))
+    assert [len(s) for s in vllm] == [2, 3]
+    for got, want in zip(vllm, hf, strict=True):
+        assert got == pytest.approx(want, abs=1e-4)  # measured: 1.2e-7 apart in float32 on CPU
+
+
+def test_formats_without_a_vllm_scorer_say_so(published: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match="unknown option"):
+        load_scorer(published["skywork_prm"], device="cpu", backend="vllm")

@@ -42,6 +42,8 @@ class ScoreConfig:
     chunk_rows: int = field(default=256, metadata={"help": "rows scored and appended to the output per write"})
     device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
     dtype: str = shared("dtype", "auto")
+    backend: Literal["hf", "vllm"] = field(default="hf", metadata={
+        "help": "hf (transformers, every format) or vllm (vLLM's pooling runner: qwen2_5_math_prm)"})
     threads: int = shared("threads", 0)
     score_field: str = field(
         default="step_scores",
@@ -165,6 +167,11 @@ def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
     metrics_path(out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
+def _backend(config: ScoreConfig) -> dict[str, str]:
+    """The loader option that picks vLLM; none for the default HF backend (every format has it)."""
+    return {"backend": config.backend} if config.backend != "hf" else {}
+
+
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     from prm.model.formats import load_scorer, parse_options
     from prm.runtime import set_threads
@@ -173,8 +180,12 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, dtype=config.dtype,
-                             batch_size=config.batch_size, **parse_options(config.prm_options))
-        out, skipped, scored = score_file(config, scorer)
+                             batch_size=config.batch_size, **_backend(config), **parse_options(config.prm_options))
+        try:
+            out, skipped, scored = score_file(config, scorer)
+        finally:
+            if hasattr(scorer, "close"):
+                scorer.close()  # a vLLM engine stops before the interpreter exits
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)
         return 2

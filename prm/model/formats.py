@@ -130,7 +130,8 @@ def load_scorer(path: str | Path, format: str = "auto", device: str = "auto", dt
                 batch_size: int = 16, max_length: int | None = None, **options: Any) -> Scorer:
     """The scorer for the PRM at ``path`` (a folder or hub id) in ``format`` (``auto``: :func:`detect_format`).
 
-    ``options`` go to the format's loader (e.g. a published format's reference model or token names).
+    ``options`` go to the format's loader (e.g. a published format's reference model or token names, or
+    ``backend="vllm"`` where the format has a vLLM scorer).
     """
     if format == "auto":
         format = detect_format(path)

@@ -22,7 +22,7 @@ from typing import Any
 from prm.lm import load_tokenizer
 from prm.sampling.base import Completion, Sampler, SamplingConfig, check_prompts, encode_prompt
 
-__all__ = ["VLLMSampler"]
+__all__ = ["VLLMSampler", "shutdown"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +91,16 @@ class VLLMSampler(Sampler):
         return results
 
     def close(self) -> None:
-        llm, self.llm = getattr(self, "llm", None), None
-        if llm is None:
-            return
-        engine = getattr(llm, "llm_engine", None)
-        core = getattr(engine, "engine_core", None)
-        if core is not None and hasattr(core, "shutdown"):
-            core.shutdown()
-        del llm
+        shutdown(getattr(self, "llm", None))
+        self.llm = None
+
+
+def shutdown(llm: Any | None) -> None:
+    """Stop a ``vllm.LLM``'s engine core explicitly: left to interpreter exit, its threads abort the process."""
+    engine = getattr(llm, "llm_engine", None)
+    core = getattr(engine, "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
 
 
 def _completion(output: Any) -> Completion:

@@ -23,7 +23,9 @@ a step whose ``<extra_0>`` lies past ``max_length`` scores None. A literal ``<ex
 step would add a step position the recipe does not expect: it is removed, with a warning.
 
 The backbone, the weight reading and the batching are :mod:`prm.model.published.backbone`'s (shared with
-:mod:`prm.model.published.skywork_prm`).
+:mod:`prm.model.published.skywork_prm`). ``backend="vllm"`` (``prm score --backend vllm``) runs the same input
+through vLLM's pooling runner instead: vLLM implements ``Qwen2ForProcessRewardModel`` natively, and its STEP
+pooler with ``step_tag_id`` returns the softmaxed head output at each ``<extra_0>``.
 """
 
 from __future__ import annotations
@@ -115,13 +117,52 @@ def _head(tensors: dict[str, torch.Tensor], folder: Path) -> torch.nn.Sequential
     return head
 
 
+class QwenMathPRMVLLMScorer(QwenMathPRMScorer):
+    """The same input and readout, computed by a vLLM pooling engine (``LLM(runner="pooling")``)."""
+
+    def __init__(self, name_or_folder: str, config: QwenMathPRMConfig, dtype: str = "auto", batch_size: int = 16,
+                 max_length: int | None = None, gpu_memory_utilization: float = 0.9) -> None:
+        from vllm import LLM
+
+        from prm.lm import load_tokenizer
+        from prm.runtime import resolve_device, vllm_dtype
+
+        self.tokenizer, self.config, self.batch_size = load_tokenizer(name_or_folder), config, batch_size
+        self.step_id = self.tokenizer.encode(config.step_token)[0]
+        precision = vllm_dtype(dtype, name_or_folder)
+        self.llm = LLM(model=name_or_folder, runner="pooling", dtype=precision, max_model_len=max_length,
+                       gpu_memory_utilization=gpu_memory_utilization, seed=0)
+        self.max_length = self.llm.llm_engine.model_config.max_model_len
+        self.device = resolve_device("auto")
+        self.model = self.llm.llm_engine.model_config  # has .dtype, as prm score's metrics read it
+        self.pad_id = 0
+
+    def _forward(self, encoded: Sequence[Encoded]) -> list[list[float]]:
+        from vllm import PoolingParams
+
+        outputs = self.llm.encode([{"prompt_token_ids": list(ids)} for ids, _ in encoded], use_tqdm=False,
+                                  pooling_task="token_classify", pooling_params=PoolingParams(step_tag_id=self.step_id))
+        return [output.outputs.data[:, 1].float().tolist() for output in outputs]
+
+    def close(self) -> None:
+        from prm.sampling.vllm_backend import shutdown
+
+        shutdown(getattr(self, "llm", None))
+        self.llm = None
+
+
 def load(name_or_folder: Path | str, *, device: str | torch.device = "auto", dtype: Any = None,
          batch_size: int = 16, max_length: int | None = None, system_prompt: str | None = None,
-         **options: Any) -> QwenMathPRMScorer:
-    """A scorer for a Qwen2.5-Math-PRM folder or hub id. ``system_prompt`` replaces the card's system message."""
+         backend: str = "hf", **options: Any) -> QwenMathPRMScorer:
+    """A scorer for a Qwen2.5-Math-PRM folder or hub id. ``system_prompt`` replaces the card's system message;
+    ``backend`` is ``hf`` (transformers, any device) or ``vllm`` (vLLM's pooling runner)."""
     if options:
         raise ValueError(f"unknown option(s) for {FORMAT}: {', '.join(sorted(options))}; known: system_prompt")
-    loaded = load_checkpoint(name_or_folder, FORMAT, device, dtype, HEAD_KEYS, _head, ("score.",))
     config = QwenMathPRMConfig(system_prompt=QWEN_MATH_SYSTEM_PROMPT if system_prompt is None else system_prompt)
+    if backend == "vllm":
+        return QwenMathPRMVLLMScorer(str(name_or_folder), config, dtype or "auto", batch_size, max_length)
+    if backend != "hf":
+        raise ValueError(f"unknown scoring backend {backend!r} for {FORMAT}; choose hf or vllm")
+    loaded = load_checkpoint(name_or_folder, FORMAT, device, dtype, HEAD_KEYS, _head, ("score.",))
     return QwenMathPRMScorer(loaded.model, loaded.head, loaded.tokenizer, config, loaded.device, batch_size,
                              max_length)
