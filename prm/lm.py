@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Task", "count_parameters", "load_lm", "load_tokenizer", "save_tokenizer_portable"]
+__all__ = ["Task", "count_parameters", "load_lm", "load_model", "load_tokenizer", "save_tokenizer_portable"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,18 +39,34 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
 
 
 def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Task = "causal",
-            config: Any | None = None, tokenizer: Any | None = None, quantization: Any | None = None
-            ) -> tuple[Any, Any]:
-    """A model and its tokenizer from a folder or hub id.
+            config: Any | None = None, tokenizer: Any | None = None, quantization: Any | None = None,
+            strict: bool = True) -> tuple[Any, Any]:
+    """A model (:func:`load_model`) and its tokenizer from a folder or hub id; ``tokenizer`` skips loading one.
+    A causal LM's ``generation_config`` gets the tokenizer's pad token."""
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name_or_path)
+    model = load_model(name_or_path, dtype, task, config, quantization, strict)
+    generation = getattr(model, "generation_config", None)
+    if generation is not None and generation.pad_token_id is None:
+        generation.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def load_model(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Task = "causal",
+               config: Any | None = None, quantization: Any | None = None, strict: bool = True,
+               what: str = "model") -> Any:
+    """The model of a folder or hub id, without its tokenizer.
 
     ``task`` picks the head: ``causal`` (the LM head: policies, verifier LMs) or ``token_classification`` (a
     head on every position: PRMs). ``config`` overrides the folder's model config (e.g. ``num_labels``);
-    ``dtype`` None keeps transformers' default; ``tokenizer`` skips loading one; ``quantization`` is a
+    ``dtype`` None keeps transformers' default; ``quantization`` is a
     transformers quantisation config (QLoRA's 4-bit, :mod:`prm.train.qlora`), placed on the GPU by transformers.
+
+    Files that cannot be read raise ValueError naming the checkpoint, ``what`` it is and the cause; so does one that
+    lacks weights the model needs (``strict``, never a silently random layer), unless the caller adds a new
+    head on purpose (``strict=False``: a PRM head on a causal-LM backbone).
     """
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
-    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name_or_path)
     kwargs: dict[str, Any] = {}
     if dtype is not None:
         kwargs["dtype"] = dtype
@@ -59,12 +75,17 @@ def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Ta
     if quantization is not None:
         kwargs.update(quantization_config=quantization, device_map={"": 0})
     auto = AutoModelForCausalLM if task == "causal" else AutoModelForTokenClassification
-    model = auto.from_pretrained(str(name_or_path), **kwargs)
-    generation = getattr(model, "generation_config", None)
-    if generation is not None and generation.pad_token_id is None:
-        generation.pad_token_id = tokenizer.pad_token_id
+    try:
+        model, info = auto.from_pretrained(str(name_or_path), output_loading_info=True, **kwargs)
+    except Exception as error:  # missing, truncated or corrupt files, an unknown layout: say which and why
+        raise ValueError(f"{name_or_path}: could not load the {what} ({type(error).__name__}: "
+                         f"{str(error).strip()[:300]})") from error
+    missing = sorted(info.get("missing_keys") or [])
+    if strict and missing:
+        raise ValueError(f"{name_or_path}: the {what} checkpoint lacks {len(missing)} weight(s) (e.g. "
+                         f"{', '.join(missing[:3])}): incomplete, or not a {task} model")
     logger.info("loaded %s (%s): %d parameters", name_or_path, task, count_parameters(model))
-    return model, tokenizer
+    return model
 
 
 def count_parameters(model: Any) -> int:

@@ -129,7 +129,7 @@ def load_backbone(
                                         id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     config.classifier_dropout = head_dropout
     model, _ = load_lm(name_or_path, dtype, task="token_classification", config=config, tokenizer=tokenizer,
-                       quantization=quantization)
+                       quantization=quantization, strict=False)  # the head is new
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -2,8 +2,8 @@
 :mod:`prm.model.published.math_shepherd`, :mod:`prm.model.published.rlhflow` and (the loading)
 :mod:`prm.model.published.implicit` share.
 
-:func:`load_causal_weights` reads a causal LM and refuses one with missing weights (never a silently
-random-initialised layer); :func:`load_causal_lm` adds the tokenizer, the device and the dtype.
+:func:`load_causal_lm` reads a causal LM with :func:`prm.lm.load_model` (which refuses missing weights: never a
+silently random-initialised layer) and its tokenizer, in the inference dtype, on the device.
 :class:`PositionScorer` scores a solution by the softmax over a few candidate tokens' logits at one position
 per step (:func:`score_positions`): a subclass gives ``candidates`` and ``encode``. :func:`config_from_options`
 and :func:`check_segmentation` turn ``--prm-options`` into a format's config dataclass. Torch is imported only
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
 
 __all__ = ["ESCAPES", "PositionScorer", "check_segmentation", "config_from_options", "load_causal_lm",
-           "load_causal_weights", "score_positions"]
+           "score_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,31 +59,11 @@ def config_from_options(cls: type[Config], options: Mapping[str, Any], what: str
 
 # --- loading ---------------------------------------------------------------------------------------------------
 
-def _load_error(path: str | Path, what: str, error: Exception) -> ValueError:
-    return ValueError(f"{path}: could not load the {what} ({type(error).__name__}: {str(error).strip()[:300]})")
-
-
-def load_causal_weights(path: str | Path, dtype: Any, what: str) -> Any:
-    """The causal LM at ``path`` (a folder or hub id) in ``dtype``, in eval mode, every weight read from the
-    checkpoint; ValueError naming ``what`` when the weights are missing, unreadable or incomplete."""
-    from transformers import AutoModelForCausalLM
-
-    try:
-        model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, output_loading_info=True)
-    except Exception as error:  # missing, truncated or corrupt files, unknown architecture: say which and why
-        raise _load_error(path, what, error) from error
-    missing = list(info.get("missing_keys") or [])
-    if missing:
-        raise ValueError(f"{path}: the {what} checkpoint lacks {len(missing)} weight(s) "
-                         f"(e.g. {', '.join(sorted(missing)[:3])}): incomplete or not this format")
-    return model.eval()
-
-
 def load_causal_lm(name_or_folder: Path | str, device: Any = "auto", dtype: Any = None, what: str = "PRM"
                    ) -> tuple[Any, Any, Any]:
     """(model, tokenizer, device): the causal LM in :func:`prm.runtime.inference_dtype`, in eval mode on
     ``device``. ValueError naming ``what`` when the tokenizer or the weights cannot be read."""
-    from prm.lm import load_tokenizer
+    from prm.lm import load_model, load_tokenizer
     from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
 
     device = resolve_device(device)
@@ -91,8 +71,9 @@ def load_causal_lm(name_or_folder: Path | str, device: Any = "auto", dtype: Any 
     try:
         tokenizer = load_tokenizer(name_or_folder)
     except Exception as error:
-        raise _load_error(name_or_folder, what, error) from error
-    model = load_causal_weights(name_or_folder, run_dtype, what)
+        raise ValueError(f"{name_or_folder}: could not load the {what}'s tokenizer ({type(error).__name__}: "
+                         f"{str(error).strip()[:300]})") from error
+    model = load_model(name_or_folder, run_dtype, what=what).eval()
     logger.info("loaded %s %s (%s) on %s", what, name_or_folder, run_dtype, device)
     return model.to(device), tokenizer, device
 

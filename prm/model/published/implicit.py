@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prm.model.published.causal import load_causal_weights
+from prm.lm import load_model
 from prm.model.published.common import architectures, config_folder, detector, is_own_format, name_of, read_json
 from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
 
@@ -145,8 +145,8 @@ class ImplicitPRMScorer(ScorerBase):
             raise ValueError(f"{model_path}: the tokenizer has no chat template; the implicit-PRM recipe puts the "
                              "problem and the solution in the chat template's user and assistant turns")
         torch_dtype = inference_dtype(dtype, self.device, checkpoint_dtype(str(model_path)))
-        self.model = load_causal_weights(model_path, torch_dtype, "implicit PRM").to(self.device)
-        self.reference = load_causal_weights(config.reference, torch_dtype, "reference LM").to(self.device)
+        self.model = load_model(model_path, torch_dtype, what="implicit PRM").eval().to(self.device)
+        self.reference = load_model(config.reference, torch_dtype, what="reference LM").eval().to(self.device)
         vocab = min(m.get_input_embeddings().num_embeddings for m in (self.model, self.reference))
         if vocab < len(self.tokenizer):
             raise ValueError(f"{config.reference}: the reference LM's vocabulary ({vocab}) is smaller than the "
