@@ -137,3 +137,11 @@ def test_stepwise_rows_score_like_training_sees_them(tmp_path, prm_folder):
     scorer = PRMScorer(prm_folder, device="cpu")
     for row in read_records(path, StepwiseRow):
         assert len(scorer.score(row.prompt, row.completions)) == len(row.labels)
+
+
+def test_length_batches_run_longest_first_and_skip_what_has_nothing_to_score() -> None:
+    from prm.model.scorer import length_batches
+
+    assert length_batches([3, 9, 1, 7, 5], 2) == [[1, 3], [4, 0], [2]]
+    assert length_batches([3, 9, 1, 7, 5], 2, [True, False, True, True, True]) == [[3, 4], [0, 2]]
+    assert length_batches([4, 4], 0) == [[0], [1]] and length_batches([], 8) == []

@@ -167,11 +167,6 @@ def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
     metrics_path(out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
-def _backend(config: ScoreConfig) -> dict[str, str]:
-    """The loader option that picks vLLM; none for the default HF backend (every format has it)."""
-    return {"backend": config.backend} if config.backend != "hf" else {}
-
-
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     from prm.model.formats import load_scorer, parse_options
     from prm.runtime import set_threads
@@ -180,7 +175,8 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, dtype=config.dtype,
-                             batch_size=config.batch_size, **_backend(config), **parse_options(config.prm_options))
+                             batch_size=config.batch_size, backend=config.backend,
+                             **parse_options(config.prm_options))
         try:
             out, skipped, scored = score_file(config, scorer)
         finally:

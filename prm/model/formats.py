@@ -127,12 +127,14 @@ def parse_options(text: str | None) -> dict[str, str]:
 
 
 def load_scorer(path: str | Path, format: str = "auto", device: str = "auto", dtype: Any | None = None,
-                batch_size: int = 16, max_length: int | None = None, **options: Any) -> Scorer:
+                batch_size: int = 16, max_length: int | None = None, backend: str = "hf", **options: Any) -> Scorer:
     """The scorer for the PRM at ``path`` (a folder or hub id) in ``format`` (``auto``: :func:`detect_format`).
 
-    ``options`` go to the format's loader (e.g. a published format's reference model or token names, or
-    ``backend="vllm"`` where the format has a vLLM scorer).
+    ``backend`` is ``hf`` (transformers: every format) or ``vllm`` (formats with a vLLM scorer; the others refuse
+    it as an unknown option). ``options`` go to the format's loader (e.g. a reference model or token names).
     """
+    if backend != "hf":
+        options["backend"] = backend
     if format == "auto":
         format = detect_format(path)
     elif format not in SCORER_FORMATS:

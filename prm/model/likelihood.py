@@ -33,7 +33,7 @@ import torch
 
 from prm.lm import load_lm
 from prm.model.modeling import read_json_fields, warn_if_prompt_changed, write_json_fields
-from prm.model.scorer import ScorerBase, check_item, pad_right
+from prm.model.scorer import ScorerBase, check_item, length_batches, pad_right
 from prm.model.tags import encode_pieces
 from prm.prompts import PLAIN_TEMPLATE
 from prm.runtime import inference_dtype, resolve_device
@@ -181,12 +181,9 @@ class StepFeaturizer:
                  ) -> list[list[list[float]]]:
         """For each (problem, steps): one feature vector per step that fits in ``max_length``."""
         encoded = [self._encode(problem, steps) for problem, steps in items]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]), reverse=True)
         results: list[list[list[float]]] = [[] for _ in encoded]
-        for start in range(0, len(order), batch_size):
-            chunk = [i for i in order[start: start + batch_size] if encoded[i][1]]
-            if not chunk:
-                continue
+        lengths, has_steps = [len(ids) for ids, _ in encoded], [bool(spans) for _, spans in encoded]
+        for chunk in length_batches(lengths, batch_size, has_steps):
             logprobs = self._token_logprobs([encoded[i][0] for i in chunk])
             for row, index in enumerate(chunk):
                 ids, spans = encoded[index]

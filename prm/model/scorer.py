@@ -21,7 +21,7 @@ from data.segment import split_steps
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Scorer", "ScorerBase", "StepsOrText", "check_item", "pad_right"]
+__all__ = ["Scorer", "ScorerBase", "StepsOrText", "check_item", "length_batches", "pad_right"]
 
 StepsOrText = Sequence[str] | str
 StepScores = list[float | None]
@@ -62,6 +62,14 @@ class ScorerBase:
     def score(self, problem: str, steps_or_text: StepsOrText) -> StepScores:
         """P(correct) of every step of one solution."""
         return self.score_batch([(problem, steps_or_text)])[0]
+
+
+def length_batches(lengths: Sequence[int], size: int, keep: Sequence[bool] | None = None) -> list[list[int]]:
+    """Indices of the sequences to run (``keep``: all by default), longest first, ``size`` per batch: each
+    right-padded batch then pads little. Every scorer batches this way."""
+    order = sorted((i for i in range(len(lengths)) if keep is None or keep[i]), key=lambda i: -lengths[i])
+    size = max(1, size)
+    return [order[start: start + size] for start in range(0, len(order), size)]
 
 
 def pad_right(id_lists: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

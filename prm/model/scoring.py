@@ -51,7 +51,7 @@ import torch
 
 from prm.lm import load_lm
 from prm.model.modeling import PRMConfig, step_probabilities
-from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
+from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
 from prm.model.tags import TaggedSequence, encode_pieces, place_labels
 from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
 
@@ -115,11 +115,9 @@ class PRMScorer(ScorerBase):
         size = batch_size or self.batch_size
         # A solution whose prompt leaves no room for its first step has nothing to read: no forward at all
         # (its prompt alone may be far longer than the model's context).
-        fitting = [i for i, seq in enumerate(encoded) if seq.tag_positions]
-        order = sorted(fitting, key=lambda i: len(encoded[i].input_ids), reverse=True)
         results: list[list[float | None]] = [[None] * seq.num_steps for seq in encoded]
-        for start in range(0, len(order), size):
-            chunk = order[start: start + size]
+        for chunk in length_batches([len(seq.input_ids) for seq in encoded], size,
+                                    [bool(seq.tag_positions) for seq in encoded]):
             for index, scores in zip(chunk, self.forward_tags([encoded[i] for i in chunk]), strict=True):
                 results[index] = [*scores, *[None] * (encoded[index].num_steps - len(scores))]
         truncated = sum(seq.truncated for seq in encoded)

@@ -22,7 +22,7 @@ import torch
 
 from prm.lm import load_tokenizer
 from prm.model.published.common import local_snapshot
-from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
+from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
 from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
 
 __all__ = ["INDEX_FILE", "WEIGHT_PATTERNS", "Checkpoint", "Encoded", "HeadOnBackboneScorer", "load_checkpoint",
@@ -186,9 +186,7 @@ class HeadOnBackboneScorer(ScorerBase):
         size = batch_size or self.batch_size
         fitted = [(ids[: self.max_length], [p for p in pos if p < self.max_length]) for ids, pos in encoded]
         results: list[list[float | None]] = [[None] * len(pos) for _, pos in encoded]
-        order = sorted((i for i, (_, pos) in enumerate(fitted) if pos), key=lambda i: -len(fitted[i][0]))
-        for start in range(0, len(order), size):
-            chunk = order[start: start + size]
+        for chunk in length_batches([len(ids) for ids, _ in fitted], size, [bool(pos) for _, pos in fitted]):
             for index, scores in zip(chunk, self._forward([fitted[i] for i in chunk]), strict=True):
                 results[index][: len(scores)] = scores
         cut = sum(len(f[1]) < len(e[1]) for f, e in zip(fitted, encoded, strict=True))

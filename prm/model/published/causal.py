@@ -18,7 +18,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
+from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
 
 __all__ = ["ESCAPES", "PositionScorer", "check_segmentation", "config_from_options", "load_causal_lm",
            "score_positions"]
@@ -90,11 +90,9 @@ def score_positions(model: Any, device: Any, pad_id: int, encoded: Sequence[Enco
     import torch
 
     results: list[list[float | None]] = [[None] * len(positions) for _, positions in encoded]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]), reverse=True)
-    order = [i for i in order if any(p is not None for p in encoded[i][1])]
     head, wanted = model.get_output_embeddings(), torch.tensor(list(candidates), device=device)
-    for start in range(0, len(order), max(1, batch_size)):
-        chunk = order[start: start + max(1, batch_size)]
+    for chunk in length_batches([len(ids) for ids, _ in encoded], batch_size,
+                                [any(p is not None for p in positions) for _, positions in encoded]):
         ids, mask = pad_right([encoded[i][0] for i in chunk], pad_id)
         where = [(row, index, k, p) for row, index in enumerate(chunk)
                  for k, p in enumerate(encoded[index][1]) if p is not None]

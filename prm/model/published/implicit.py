@@ -43,7 +43,7 @@ from typing import Any
 
 from prm.lm import load_model
 from prm.model.published.common import architectures, config_folder, detector, is_own_format, name_of, read_json
-from prm.model.scorer import ScorerBase, StepsOrText, check_item, pad_right
+from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
 
 __all__ = ["DEFAULT_BETA", "EURUS_REFERENCE", "FORMAT", "READOUTS", "SIDECAR", "SUMMARY", "ImplicitPRMConfig",
            "ImplicitPRMScorer", "detect", "load", "resolve_settings"]
@@ -219,10 +219,8 @@ class ImplicitPRMScorer(ScorerBase):
         encoded = [self.encode(problem, s) if s else ([], []) for (problem, _), s in zip(pairs, steps, strict=True)]
         kept = [ids[: self.max_length] for ids, _ in encoded]
         results: list[list[float | None]] = [[None] * len(s) for s in steps]
-        todo = sorted((i for i, s in enumerate(steps) if s and len(kept[i]) >= 2), key=lambda i: -len(kept[i]))
-        size = max(1, int(batch_size or self.batch_size))
-        for first in range(0, len(todo), size):
-            chunk = todo[first: first + size]
+        keep = [bool(s) and len(kept[i]) >= 2 for i, s in enumerate(steps)]
+        for chunk in length_batches([len(ids) for ids in kept], int(batch_size or self.batch_size), keep):
             for index, ratios in zip(chunk, self._log_ratios([kept[i] for i in chunk]), strict=True):
                 results[index] = self._readout(ratios, encoded[index][1], len(steps[index]))
         return results
