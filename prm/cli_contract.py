@@ -51,6 +51,9 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
     "workers": SharedOption(int, "answer-check workers (threads, each with a sympy sandbox)"),
     "timeout_s": SharedOption(float, "sympy budget per answer check, in seconds"),
     "threads": SharedOption(int, "torch CPU threads (0: torch's default)"),
+    "data_parallel": SharedOption(int, "processes, one engine each on its own GPU(s) (prm.parallel), whose "
+                                       "shards are merged into --output; 1: this process only"),
+    "shard": SharedOption(str, "K/N: only items K, K+N, K+2N... (what each --data-parallel process runs)"),
     "device": SharedOption(str, "torch device: auto (a GPU if present), cpu, cuda or mps"),
     "dtype": SharedOption(str, "inference dtype: auto (the checkpoint's where the device runs it natively, else "
                                "float32; prm.runtime), float32, bfloat16 or float16"),

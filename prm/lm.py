@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Task", "count_parameters", "load_lm", "load_model", "load_tokenizer", "save_tokenizer_portable"]
+__all__ = ["Task", "count_parameters", "load_lm", "load_model", "load_tokenizer", "save_tokenizer_portable",
+           "to_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
 
 def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Task = "causal",
             config: Any | None = None, tokenizer: Any | None = None, quantization: Any | None = None,
-            strict: bool = True) -> tuple[Any, Any]:
+            strict: bool = True, device_map: str | None = None) -> tuple[Any, Any]:
     """A model (:func:`load_model`) and its tokenizer from a folder or hub id; ``tokenizer`` skips loading one.
     A causal LM's ``generation_config`` gets the tokenizer's pad token."""
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name_or_path)
-    model = load_model(name_or_path, dtype, task, config, quantization, strict)
+    model = load_model(name_or_path, dtype, task, config, quantization, strict, device_map=device_map)
     generation = getattr(model, "generation_config", None)
     if generation is not None and generation.pad_token_id is None:
         generation.pad_token_id = tokenizer.pad_token_id
@@ -53,13 +54,15 @@ def load_lm(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Ta
 
 def load_model(name_or_path: str | Path, dtype: torch.dtype | None = None, task: Task = "causal",
                config: Any | None = None, quantization: Any | None = None, strict: bool = True,
-               what: str = "model") -> Any:
+               what: str = "model", device_map: str | None = None) -> Any:
     """The model of a folder or hub id, without its tokenizer.
 
     ``task`` picks the head: ``causal`` (the LM head: policies, verifier LMs) or ``token_classification`` (a
     head on every position: PRMs). ``config`` overrides the folder's model config (e.g. ``num_labels``);
     ``dtype`` None keeps transformers' default; ``quantization`` is a
     transformers quantisation config (QLoRA's 4-bit, :mod:`prm.train.qlora`), placed on the GPU by transformers.
+    ``device_map`` (``"auto"``: :func:`prm.runtime.device_map_for`) lets transformers place the layers across
+    GPUs as it loads; :func:`to_device` then leaves them where they are.
 
     Files that cannot be read raise ValueError naming the checkpoint, ``what`` it is and the cause; so does one that
     lacks weights the model needs (``strict``, never a silently random layer), unless the caller adds a new
@@ -72,6 +75,8 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype | None = None, task:
         kwargs["dtype"] = dtype
     if config is not None:
         kwargs["config"] = config
+    if device_map is not None:
+        kwargs["device_map"] = device_map
     if quantization is not None:
         kwargs.update(quantization_config=quantization, device_map={"": 0})
     auto = AutoModelForCausalLM if task == "causal" else AutoModelForTokenClassification
@@ -86,6 +91,14 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype | None = None, task:
                          f"{', '.join(missing[:3])}): incomplete, or not a {task} model")
     logger.info("loaded %s (%s): %d parameters", name_or_path, task, count_parameters(model))
     return model
+
+
+def to_device(model: Any, device: Any) -> Any:
+    """``model`` on ``device``, unless transformers already placed it with a ``device_map`` (its layers may span
+    GPUs, and its outputs come back on the device of its inputs: the first GPU)."""
+    if getattr(model, "hf_device_map", None):
+        return model
+    return model.to(device)
 
 
 def count_parameters(model: Any) -> int:

@@ -66,6 +66,15 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def device_map_for(name: str | torch.device = "auto") -> str | None:
+    """transformers' ``device_map`` for loading on ``name``: ``"auto"`` (the layers spread over every visible
+    GPU) when ``name`` is ``auto`` and more than one GPU is visible, else None (the whole model on one device).
+    One process per GPU instead: ``--data-parallel`` (:mod:`prm.parallel`), each process seeing one GPU."""
+    if str(name) == "auto" and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        return "auto"
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def _cpuinfo() -> dict[str, str]:
     """The first value of each /proc/cpuinfo key (empty where there is none)."""

@@ -165,6 +165,33 @@ def test_prm_score_with_vllms_pooling_runner_matches_hf(tmp_path: Path, publishe
         assert got == pytest.approx(want, abs=1e-4)  # measured: 1.2e-7 apart in float32 on CPU
 
 
-def test_formats_without_a_vllm_scorer_say_so(published: dict[str, Path]) -> None:
-    with pytest.raises(ValueError, match="unknown option"):
-        load_scorer(published["skywork_prm"], device="cpu", backend="vllm")
+def test_the_multi_gpu_load_path_scores_like_one_device(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                        published: dict[str, Path],
+                                                        prm_folders: dict[str, Path]) -> None:
+    """``device="auto"`` with several GPUs loads with ``device_map="auto"`` (prm.runtime.device_map_for). Forced
+    here on a CPU-only machine, transformers places every layer on the CPU: every loader takes the option and
+    scores as a plain load does (the placement across GPUs itself needs GPUs)."""
+    from test_published_math_shepherd import build_published
+
+    import prm.model.likelihood
+    import prm.model.published.backbone
+    import prm.model.scoring
+    import prm.runtime
+
+    folders = {"qwen2_5_math_prm": published["qwen2_5_math_prm"], "skywork_prm": published["skywork_prm"],
+               "prm_math": prm_folders["prm"], "math_shepherd": build_published(tmp_path / "math-shepherd-prm")}
+    item = ("What is 2+3?", ["2 + 3 = 5.", "So the answer is \\boxed{5}."])
+    plain = {name: load_scorer(folder, device="cpu", dtype="float32").score_batch([item])
+             for name, folder in folders.items()}
+    asked: list[str] = []
+
+    def spread(device: str = "auto") -> str:
+        asked.append(str(device))
+        return "auto"
+
+    for module in (prm.runtime, prm.model.published.backbone, prm.model.scoring, prm.model.likelihood):
+        monkeypatch.setattr(module, "device_map_for", spread)
+    for name, folder in folders.items():
+        scorer = load_scorer(folder, device="cpu", dtype="float32")
+        assert scorer.score_batch([item])[0] == pytest.approx(plain[name][0], abs=1e-6), name
+    assert len(asked) == len(folders)

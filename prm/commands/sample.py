@@ -26,6 +26,7 @@ from data.jsonl import RecordError
 from data.records import Problem, Sample
 from data.segment import SEGMENTERS, split_steps
 from prm.cli_contract import shared
+from prm.parallel import parse_shard, take_shard
 from prm.sampling.base import Completion, Sampler, SamplingConfig, resolve_backend
 from prm.sampling.writer import ResumeMismatch, SampleWriter
 from verifiers import extract_answer
@@ -64,6 +65,8 @@ class SampleCommandConfig:
     hf_batch_size: int = field(default=64, metadata={"help": "HF: sequences per generate batch"})
     device: str = shared("device", "auto", "HF backend only")
     resume: bool = shared("resume", True, "the problems already in the output")
+    data_parallel: int = shared("data_parallel", 1, "tensor_parallel_size GPUs each")
+    shard: str | None = shared("shard", detail="of the problems")
 
 
 CONFIG = SampleCommandConfig
@@ -113,6 +116,12 @@ def _check(config: SampleCommandConfig) -> str | None:
         return f"--segmentation {config.segmentation!r}: choose from {', '.join(SEGMENTERS)}"
     if config.n < 1 or config.batch_problems < 1:
         return "--n and --batch-problems must be >= 1"
+    if config.data_parallel < 1 or (config.data_parallel > 1 and config.shard):
+        return "--data-parallel must be >= 1, and runs its own shards (no --shard with it)"
+    try:
+        parse_shard(config.shard)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -123,7 +132,24 @@ def _load(config: SampleCommandConfig) -> list[Problem]:
     duplicates = [pid for pid, count in collections.Counter(p.id for p in problems).items() if count > 1]
     if duplicates:
         raise RecordError(f"{config.problems}: duplicate problem ids {duplicates[:5]}")
-    return problems
+    return list(take_shard(problems, parse_shard(config.shard)))
+
+
+def merge_sample_shards(outputs: list[Path], output: Path) -> None:
+    """The shards' problem groups interleaved back into problem order (shard K held problems K, K+N, ...),
+    written to ``output`` in one step, with the shards' settings beside it (a later run resumes it)."""
+    from data.journal import settings_path
+    from prm.parallel import merge_interleaved, write_atomically
+
+    groups: list[list[list[bytes]]] = []
+    for path in outputs:
+        shard_groups: dict[str, list[bytes]] = {}
+        with path.open("rb") as handle:
+            for line in handle:
+                shard_groups.setdefault(str(json.loads(line)["problem_id"]), []).append(line)
+        groups.append(list(shard_groups.values()))
+    write_atomically(output, (line for group in merge_interleaved(groups) for line in group))
+    settings_path(output).write_bytes(settings_path(outputs[0]).read_bytes())
 
 
 def _sample_batch(config: SampleCommandConfig, sampler: Sampler, params: SamplingConfig, batch: list[Problem],
@@ -193,6 +219,15 @@ def run(config: SampleCommandConfig, args: argparse.Namespace) -> int:
     if problem:
         logger.error("%s", problem)
         return 2
+    if config.data_parallel > 1:
+        from prm.parallel import run_data_parallel
+
+        per_engine = config.tensor_parallel_size if resolve_backend(config.backend) == "vllm" else 1
+        try:
+            return run_data_parallel("sample", config, config.data_parallel, per_engine, merge_sample_shards)
+        except ValueError as error:
+            logger.error("%s", error)
+            return 2
     try:
         problems = _load(config)
         meta = {key: getattr(config, key) for key in META_KEYS}

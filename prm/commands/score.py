@@ -12,6 +12,7 @@ starts the output over). Steps past the model's longest input score ``null``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import logging
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from data.journal import append_synced, cut_tail, discard
 from data.jsonl import RecordError, read_jsonl, require_field
 from prm.cli_contract import shared
+from prm.parallel import Shard, parse_shard, take_shard
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +45,17 @@ class ScoreConfig:
     device: Literal["auto", "cpu", "cuda"] = shared("device", "auto")
     dtype: str = shared("dtype", "auto")
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={
-        "help": "hf (transformers, every format) or vllm (vLLM's pooling runner: qwen2_5_math_prm)"})
+        "help": "hf (transformers, every format) or vllm (vLLM's pooling runner: qwen2_5_math_prm, math_shepherd, "
+                "rlhflow_prm)"})
     threads: int = shared("threads", 0)
     score_field: str = field(
         default="step_scores",
         metadata={"help": "field the scores go to (e.g. orm_step_scores for an outcome RM, read by `prm bon`)"},
     )
     resume: bool = shared("resume", True, "the rows already in the output")
+    data_parallel: int = shared("data_parallel", 1, "one GPU each (a PRM too big for one: --device auto in one "
+                                                    "process spreads it over every visible GPU)")
+    shard: str | None = shared("shard", detail="of the sample rows")
 
 
 CONFIG = ScoreConfig
@@ -90,8 +96,9 @@ def scored_rows(out: Path) -> list[tuple[Any, Any]]:
     return keys
 
 
-def _todo(samples: str, done: list[tuple[Any, Any]], problems: dict[str, str]) -> Iterator[tuple[dict, str]]:
-    for index, (line_no, row) in enumerate(read_jsonl(samples)):
+def _todo(samples: str, done: list[tuple[Any, Any]], problems: dict[str, str], shard: Shard | None = None
+          ) -> Iterator[tuple[dict, str]]:
+    for index, (line_no, row) in enumerate(take_shard(read_jsonl(samples), shard)):
         where = f"{samples} line {line_no}"
         if index < len(done):
             if done[index] != _key(row):
@@ -140,7 +147,7 @@ def score_file(config: ScoreConfig, scorer: Any) -> tuple[Path, int, int]:
         logger.info("%s: %d rows already scored, resuming", out, len(done))
     scored = resplit = 0
     segmentation = getattr(scorer.config, "segmentation", "blank_line")
-    todo = _todo(config.samples, done, _problem_texts(config.problems))
+    todo = _todo(config.samples, done, _problem_texts(config.problems), parse_shard(config.shard))
     while chunk := list(itertools.islice(todo, max(config.chunk_rows, 1))):
         items = [(problem, _steps(row, f"{config.samples} row {len(done) + scored + i + 1}", segmentation))
                  for i, (row, problem) in enumerate(chunk)]
@@ -167,10 +174,37 @@ def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
     metrics_path(out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
+def merge_score_shards(outputs: list[Path], output: Path) -> None:
+    """The shards' rows interleaved back into the samples' order (shard K scored rows K, K+N, ...)."""
+    from prm.parallel import merge_interleaved, write_atomically
+
+    parts = [path.read_bytes().splitlines(keepends=True) for path in outputs]
+    write_atomically(output, merge_interleaved(parts))
+
+
+def _output(config: ScoreConfig) -> ScoreConfig:
+    """``config`` with its default output (SAMPLES with .scored.jsonl) spelled out."""
+    if config.output:
+        return config
+    return dataclasses.replace(config, output=str(Path(config.samples or "").with_suffix(".scored.jsonl")))
+
+
 def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     from prm.model.formats import load_scorer, parse_options
     from prm.runtime import set_threads
 
+    if config.data_parallel < 1 or (config.data_parallel > 1 and config.shard):
+        logger.error("--data-parallel must be >= 1, and runs its own shards (no --shard with it)")
+        return 2
+    try:
+        parse_shard(config.shard)
+        if config.data_parallel > 1:
+            from prm.parallel import run_data_parallel
+
+            return run_data_parallel("score", _output(config), config.data_parallel, 1, merge_score_shards)
+    except ValueError as error:
+        logger.error("%s", error)
+        return 2
     set_threads(config.threads)
     start = time.perf_counter()
     try:

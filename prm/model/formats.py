@@ -32,7 +32,7 @@ from prm.model.published.common import config_folder
 from prm.model.scorer import Scorer
 
 __all__ = ["FORMAT_VERSION", "PUBLISHED", "SCORER_FORMATS", "ScorerFormat", "config_folder", "detect_format",
-           "load_scorer", "parse_options"]
+           "VLLM_SCORING", "load_scorer", "parse_options"]
 
 FORMAT_VERSION = 1  # the newest prm_config.json / likelihood_head.json this version reads
 
@@ -44,6 +44,7 @@ class ScorerFormat:
     detect: Callable[[Path], bool]
     load: Callable[..., Scorer]
     summary: str | Callable[[], str]  # a callable for formats whose module loads on first use
+    backends: tuple[str, ...] = ("hf",)  # scoring backends its loader takes (``backend=``; hf: transformers)
 
     def describe(self) -> str:
         return self.summary() if callable(self.summary) else self.summary
@@ -75,13 +76,13 @@ def _load_likelihood(path: Path, **options: Any) -> Scorer:
     return LikelihoodScorer(path, **options)
 
 
-def _published(module: str) -> ScorerFormat:
+def _published(module: str, backends: tuple[str, ...]) -> ScorerFormat:
     """A format of :mod:`prm.model.published`: its module is imported the first time it is tried."""
     def load_module() -> Any:
         return importlib.import_module(f"prm.model.published.{module}")
 
     return ScorerFormat(lambda path: load_module().detect(path), lambda path, **o: load_module().load(path, **o),
-                        lambda: load_module().SUMMARY)
+                        lambda: load_module().SUMMARY, backends)
 
 
 # format name -> module under prm/model/published/ (detected after the project's own formats, in this order)
@@ -92,13 +93,16 @@ PUBLISHED: dict[str, str] = {
     "rlhflow_prm": "rlhflow",  # a Llama-3.1 chat model: published names (RLHFlow ... PRM)
     "implicit_prm": "implicit",  # EurusPRM / implicit PRMs: published names or implicit_prm.json
 }
+# the formats vLLM can score (prm.model.published.vllm_pooling); the others score with transformers only
+VLLM_SCORING = ("qwen2_5_math_prm", "math_shepherd", "rlhflow_prm")
 
 SCORER_FORMATS: dict[str, ScorerFormat] = {
     "prm_math_likelihood": ScorerFormat(_own_format("likelihood_head.json"), _load_likelihood,
                                         "prm train --head likelihood: a frozen causal LM + likelihood_head.json"),
     "prm_math": ScorerFormat(_own_format("prm_config.json"), _load_prm_math,
                              "prm train --head two_class|scalar: a token-classification model + prm_config.json"),
-    **{name: _published(module) for name, module in PUBLISHED.items()},
+    **{name: _published(module, ("hf", "vllm") if name in VLLM_SCORING else ("hf",))
+       for name, module in PUBLISHED.items()},
 }
 
 
@@ -130,15 +134,18 @@ def load_scorer(path: str | Path, format: str = "auto", device: str = "auto", dt
                 batch_size: int = 16, max_length: int | None = None, backend: str = "hf", **options: Any) -> Scorer:
     """The scorer for the PRM at ``path`` (a folder or hub id) in ``format`` (``auto``: :func:`detect_format`).
 
-    ``backend`` is ``hf`` (transformers: every format) or ``vllm`` (formats with a vLLM scorer; the others refuse
-    it as an unknown option). ``options`` go to the format's loader (e.g. a reference model or token names).
+    ``backend`` is ``hf`` (transformers: every format) or ``vllm`` (the formats of :data:`VLLM_SCORING`; the
+    others refuse it before loading). ``options`` go to the format's loader (e.g. a reference model or tokens).
     """
-    if backend != "hf":
-        options["backend"] = backend
     if format == "auto":
         format = detect_format(path)
     elif format not in SCORER_FORMATS:
         raise ValueError(f"unknown PRM format {format!r}; known: auto, {', '.join(SCORER_FORMATS)}")
+    if backend not in SCORER_FORMATS[format].backends:
+        raise ValueError(f"{path}: {format} PRMs score with --backend {' or '.join(SCORER_FORMATS[format].backends)}"
+                         f", not {backend!r} (vLLM scores: {', '.join(VLLM_SCORING)})")
+    if backend != "hf":
+        options["backend"] = backend
     local = Path(path)
     return SCORER_FORMATS[format].load(local if local.is_dir() else path, device=device, dtype=dtype,
                                        batch_size=batch_size, max_length=max_length, **options)

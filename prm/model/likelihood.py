@@ -31,12 +31,12 @@ from typing import Any, Literal
 
 import torch
 
-from prm.lm import load_lm
+from prm.lm import load_lm, to_device
 from prm.model.modeling import read_json_fields, warn_if_prompt_changed, write_json_fields
 from prm.model.scorer import ScorerBase, check_item, length_batches, pad_right
 from prm.model.tags import encode_pieces
 from prm.prompts import PLAIN_TEMPLATE
-from prm.runtime import inference_dtype, resolve_device
+from prm.runtime import device_map_for, inference_dtype, resolve_device
 
 __all__ = ["FEATURES", "HEAD_FILE", "LikelihoodHead", "LikelihoodScorer", "StepFeaturizer", "fit_head",
            "is_likelihood_prm"]
@@ -201,8 +201,9 @@ class LikelihoodScorer(ScorerBase):
         self.config = LikelihoodHead.load(model_path)
         self.device = resolve_device(device)
         # float32 unless asked, as in training: the head was fitted on float32 log-probabilities
-        model, self.tokenizer = load_lm(model_path, inference_dtype(dtype or "float32", self.device))
-        self.model = model.to(self.device).eval()
+        model, self.tokenizer = load_lm(model_path, inference_dtype(dtype or "float32", self.device),
+                                        device_map=device_map_for(device))
+        self.model = to_device(model, self.device).eval()
         self.batch_size = batch_size
         self.featurizer = StepFeaturizer(self.model, self.tokenizer, self.config.step_separator,
                                          max_length or self.config.max_length, self.device)

@@ -49,11 +49,11 @@ from typing import Any
 
 import torch
 
-from prm.lm import load_lm
+from prm.lm import load_lm, to_device
 from prm.model.modeling import PRMConfig, step_probabilities
 from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
 from prm.model.tags import TaggedSequence, encode_pieces, place_labels
-from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
+from prm.runtime import checkpoint_dtype, device_map_for, inference_dtype, resolve_device
 
 __all__ = ["PRMScorer"]
 
@@ -68,7 +68,7 @@ class PRMScorer(ScorerBase):
                  batch_size: int = 16, max_length: int | None = None) -> None:
         run_on = resolve_device(device)
         dtype = inference_dtype(dtype, run_on, checkpoint_dtype(str(model_path)))
-        model, tokenizer = load_lm(model_path, dtype, task="token_classification")
+        model, tokenizer = load_lm(model_path, dtype, task="token_classification", device_map=device_map_for(device))
         self._setup(model, tokenizer, PRMConfig.load(model_path), run_on, batch_size, max_length)
 
     @classmethod
@@ -81,7 +81,7 @@ class PRMScorer(ScorerBase):
 
     def _setup(self, model: Any, tokenizer: Any, prm_config: PRMConfig, device: torch.device, batch_size: int,
                max_length: int | None) -> None:
-        self.model = model.to(device).eval()
+        self.model = to_device(model, device).eval()
         self.tokenizer = tokenizer
         self.config = prm_config
         self.device = device

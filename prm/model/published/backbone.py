@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 import torch
 
-from prm.lm import load_tokenizer
+from prm.lm import load_tokenizer, to_device
 from prm.model.published.common import local_snapshot
 from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
-from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
+from prm.runtime import checkpoint_dtype, device_map_for, inference_dtype, resolve_device
 
 __all__ = ["INDEX_FILE", "WEIGHT_PATTERNS", "Checkpoint", "Encoded", "HeadOnBackboneScorer", "load_checkpoint",
            "load_qwen2_backbone", "local_checkpoint", "read_tensors"]
@@ -95,14 +95,17 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_qwen2_backbone(folder: Path, dtype: torch.dtype, head_prefixes: Sequence[str]) -> Any:
+def load_qwen2_backbone(folder: Path, dtype: torch.dtype, head_prefixes: Sequence[str],
+                        device_map: str | None = None) -> Any:
     """transformers' ``Qwen2Model`` with the checkpoint's ``model.*`` weights (its prefix stripped by
-    ``from_pretrained``); ValueError when weights are missing, corrupt or do not fit."""
+    ``from_pretrained``; ``device_map`` as in :func:`prm.lm.load_model`); ValueError when weights are missing,
+    corrupt or do not fit."""
     from transformers import Qwen2Model
 
+    placement = {"device_map": device_map} if device_map else {}
     try:
         with _quiet_transformers():
-            model, info = Qwen2Model.from_pretrained(str(folder), dtype=dtype, output_loading_info=True)
+            model, info = Qwen2Model.from_pretrained(str(folder), dtype=dtype, output_loading_info=True, **placement)
     except Exception as error:  # OSError (no weights file), SafetensorError (corrupt), RuntimeError (shapes)
         raise ValueError(f"{folder}: could not load the Qwen2 backbone weights ({type(error).__name__}: "
                          f"{str(error)[:300]})") from None
@@ -132,11 +135,11 @@ def load_checkpoint(name_or_folder: str | Path, format: str, device: str | torch
     tensors, checked before the backbone loads), the backbone in :func:`prm.runtime.inference_dtype` (tensors
     under ``head_prefixes`` are the head's, not unexpected) and the tokenizer."""
     folder = local_checkpoint(name_or_folder)
-    run_on = resolve_device(device)
+    device_map, run_on = device_map_for(device), resolve_device(device)
     dtype = inference_dtype(dtype, run_on, checkpoint_dtype(str(folder)))
     head = build_head(read_tensors(folder, head_keys), folder)
-    model = load_qwen2_backbone(folder, dtype, head_prefixes)
-    logger.info("loaded %s as %s on %s (%s)", name_or_folder, format, run_on, dtype)
+    model = load_qwen2_backbone(folder, dtype, head_prefixes, device_map)
+    logger.info("loaded %s as %s on %s (%s)", name_or_folder, format, device_map or run_on, dtype)
     return Checkpoint(folder, run_on, model, head, load_tokenizer(folder))
 
 
@@ -150,7 +153,7 @@ class HeadOnBackboneScorer(ScorerBase):
 
     def __init__(self, model: Any, head: torch.nn.Module, tokenizer: Any, config: Any, device: torch.device,
                  batch_size: int, max_length: int | None) -> None:
-        self.model = model.to(device).eval()
+        self.model = to_device(model, device).eval()  # its hidden states come back on ``device``
         self.head = head.to(device=device, dtype=self.head_dtype or model.dtype).eval()
         self.tokenizer = tokenizer
         self.config = config

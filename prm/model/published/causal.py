@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from prm.model.scorer import ScorerBase, StepsOrText, check_item, length_batches, pad_right
 
 __all__ = ["ESCAPES", "PositionScorer", "check_segmentation", "config_from_options", "load_causal_lm",
-           "score_positions"]
+           "load_for_backend", "load_prm_tokenizer", "score_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +62,39 @@ def config_from_options(cls: type[Config], options: Mapping[str, Any], what: str
 def load_causal_lm(name_or_folder: Path | str, device: Any = "auto", dtype: Any = None, what: str = "PRM"
                    ) -> tuple[Any, Any, Any]:
     """(model, tokenizer, device): the causal LM in :func:`prm.runtime.inference_dtype`, in eval mode on
-    ``device``. ValueError naming ``what`` when the tokenizer or the weights cannot be read."""
-    from prm.lm import load_model, load_tokenizer
-    from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
+    ``device`` (``auto`` with several GPUs: spread over them, :func:`prm.runtime.device_map_for`). ValueError
+    naming ``what`` when the tokenizer or the weights cannot be read."""
+    from prm.lm import load_model, to_device
+    from prm.runtime import checkpoint_dtype, device_map_for, inference_dtype, resolve_device
 
-    device = resolve_device(device)
+    device_map, device = device_map_for(device), resolve_device(device)
     run_dtype = inference_dtype(dtype, device, checkpoint_dtype(str(name_or_folder)))
+    tokenizer = load_prm_tokenizer(name_or_folder, what)
+    model = load_model(name_or_folder, run_dtype, what=what, device_map=device_map).eval()
+    logger.info("loaded %s %s (%s) on %s", what, name_or_folder, run_dtype, device_map or device)
+    return to_device(model, device), tokenizer, device
+
+
+def load_prm_tokenizer(name_or_folder: Path | str, what: str = "PRM") -> Any:
+    """The checkpoint's tokenizer (pad token set); ValueError naming ``what`` when it cannot be read."""
+    from prm.lm import load_tokenizer
+
     try:
-        tokenizer = load_tokenizer(name_or_folder)
+        return load_tokenizer(name_or_folder)
     except Exception as error:
         raise ValueError(f"{name_or_folder}: could not load the {what}'s tokenizer ({type(error).__name__}: "
                          f"{str(error).strip()[:300]})") from error
-    model = load_model(name_or_folder, run_dtype, what=what).eval()
-    logger.info("loaded %s %s (%s) on %s", what, name_or_folder, run_dtype, device)
-    return model.to(device), tokenizer, device
+
+
+def load_for_backend(name_or_folder: Path | str, backend: str, device: Any, dtype: Any, what: str
+                     ) -> tuple[Any, Any, Any]:
+    """(model, tokenizer, device) for ``backend`` ``hf`` (:func:`load_causal_lm`), or (None, tokenizer, None)
+    for ``vllm``, whose engine the scorer starts (:meth:`PositionScorer.use_vllm`) once it knows its tokens."""
+    if backend == "hf":
+        return load_causal_lm(name_or_folder, device, dtype, what)
+    if backend == "vllm":
+        return None, load_prm_tokenizer(name_or_folder, what), None
+    raise ValueError(f"unknown scoring backend {backend!r} for the {what}; choose hf or vllm")
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------
@@ -90,7 +109,7 @@ def score_positions(model: Any, device: Any, pad_id: int, encoded: Sequence[Enco
     import torch
 
     results: list[list[float | None]] = [[None] * len(positions) for _, positions in encoded]
-    head, wanted = model.get_output_embeddings(), torch.tensor(list(candidates), device=device)
+    head, wanted = model.get_output_embeddings(), list(candidates)  # a list indexes on whichever GPU holds it
     for chunk in length_batches([len(ids) for ids, _ in encoded], batch_size,
                                 [any(p is not None for p in positions) for _, positions in encoded]):
         ids, mask = pad_right([encoded[i][0] for i in chunk], pad_id)
@@ -108,7 +127,10 @@ def score_positions(model: Any, device: Any, pad_id: int, encoded: Sequence[Enco
 class PositionScorer(ScorerBase):
     """A causal-LM PRM read at one token position per step: P(``candidates[0]``) of the softmax over the
     candidates' logits there. Subclasses set ``candidates`` and give ``encode`` (token ids cut at
-    ``max_length`` and each step's position, None past the cut)."""
+    ``max_length`` and each step's position, None past the cut).
+
+    ``model`` None and :meth:`use_vllm` afterwards: the same positions read by a vLLM engine
+    (:class:`prm.model.published.vllm_pooling.CandidateEngine`) instead of transformers."""
 
     default_max_length = 4096  # where neither the caller nor the model config gives one
     candidates: list[int]
@@ -118,9 +140,29 @@ class PositionScorer(ScorerBase):
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.config = config
         self.batch_size = batch_size
-        positions = getattr(model.config, "max_position_embeddings", None)
+        self.engine: Any = None
+        positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
         self.max_length = int(max_length or positions or self.default_max_length)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def use_vllm(self, name_or_folder: str | Path, dtype: Any = None, max_length: int | None = None,
+                 gpu_memory_utilization: float = 0.9) -> None:
+        """Score through a vLLM pooling engine for ``name_or_folder`` (its context length caps ``max_length``)."""
+        from prm.model.published.vllm_pooling import CandidateEngine
+
+        self.engine = CandidateEngine(name_or_folder, self.tokenizer, self.candidates, dtype=str(dtype or "auto"),
+                                      max_length=max_length, gpu_memory_utilization=gpu_memory_utilization)
+        self.model = self.engine.model_config  # what prm score's metrics read the dtype from
+        self.max_length = self.engine.max_length
+        from prm.runtime import resolve_device
+
+        self.device = resolve_device("auto")
+
+    def close(self) -> None:
+        """Stop the vLLM engine, if any (an HF model needs nothing)."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
     def encode(self, problem: str, steps: Sequence[str]) -> Encoded:
         raise NotImplementedError
@@ -130,5 +172,7 @@ class PositionScorer(ScorerBase):
         """P(correct) of every step of many (problem, steps or text) pairs; None for steps past max_length."""
         pairs = [check_item(index, item) for index, item in enumerate(items)]
         encoded = [self.encode(problem, self.steps_of(solution)) for problem, solution in pairs]
+        if self.engine is not None:
+            return self.engine.read(encoded)
         return score_positions(self.model, self.device, self.pad_id, encoded, self.candidates,
                                batch_size or self.batch_size)

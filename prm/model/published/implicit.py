@@ -133,20 +133,21 @@ class ImplicitPRMScorer(ScorerBase):
 
     def __init__(self, model_path: str | Path, config: ImplicitPRMConfig, device: str = "auto", dtype: Any = None,
                  batch_size: int = 16, max_length: int | None = None) -> None:
-        from prm.lm import load_tokenizer
+        from prm.lm import load_tokenizer, to_device
         from prm.prompts import has_chat_template
-        from prm.runtime import checkpoint_dtype, inference_dtype, resolve_device
+        from prm.runtime import checkpoint_dtype, device_map_for, inference_dtype, resolve_device
 
         self.config = config
-        self.device = resolve_device(device)
+        device_map, self.device = device_map_for(device), resolve_device(device)
         self.batch_size = int(batch_size)
         self.tokenizer = load_tokenizer(model_path)
         if not has_chat_template(self.tokenizer):
             raise ValueError(f"{model_path}: the tokenizer has no chat template; the implicit-PRM recipe puts the "
                              "problem and the solution in the chat template's user and assistant turns")
         torch_dtype = inference_dtype(dtype, self.device, checkpoint_dtype(str(model_path)))
-        self.model = load_model(model_path, torch_dtype, what="implicit PRM").eval().to(self.device)
-        self.reference = load_model(config.reference, torch_dtype, what="reference LM").eval().to(self.device)
+        self.model, self.reference = (
+            to_device(load_model(path, torch_dtype, what=what, device_map=device_map).eval(), self.device)
+            for path, what in ((model_path, "implicit PRM"), (config.reference, "reference LM")))
         vocab = min(m.get_input_embeddings().num_embeddings for m in (self.model, self.reference))
         if vocab < len(self.tokenizer):
             raise ValueError(f"{config.reference}: the reference LM's vocabulary ({vocab}) is smaller than the "

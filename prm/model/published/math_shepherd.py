@@ -31,6 +31,8 @@ the folder name or a hub-cache ``models--owner--name`` folder), a ``*ForCausalLM
 
 Loading and the batched readout at the tag positions are :mod:`prm.model.published.causal`'s (shared with
 :mod:`prm.model.published.rlhflow`); the name and config tests are :mod:`prm.model.published.common`'s.
+``backend="vllm"`` reads the same tag positions from a vLLM engine
+(:class:`prm.model.published.vllm_pooling.CandidateEngine`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from prm.model.published import common
-from prm.model.published.causal import PositionScorer, check_segmentation, config_from_options, load_causal_lm
+from prm.model.published.causal import PositionScorer, check_segmentation, config_from_options, load_for_backend
 
 __all__ = ["SUMMARY", "MathShepherdConfig", "MathShepherdScorer", "candidate_ids", "detect", "load"]
 
@@ -182,10 +184,13 @@ def _matching_tokenizer(name_or_folder: Path | str, tokenizer: Any, tag: str) ->
 
 
 def load(name_or_folder: Path | str, *, device: Any = "auto", dtype: Any = None, batch_size: int = 16,
-         max_length: int | None = None, **options: Any) -> MathShepherdScorer:
+         max_length: int | None = None, backend: str = "hf", **options: Any) -> MathShepherdScorer:
     """A Math-Shepherd PRM from a folder or hub id; options: step_tag, good_token, bad_token, step_separator,
-    step_prefix, segmentation (see :class:`MathShepherdConfig`)."""
+    step_prefix, segmentation (see :class:`MathShepherdConfig`). ``backend="vllm"``: read by a vLLM engine."""
     config = MathShepherdConfig.from_options(options)
-    model, tokenizer, device = load_causal_lm(name_or_folder, device, dtype, "Math-Shepherd PRM")
+    model, tokenizer, device = load_for_backend(name_or_folder, backend, device, dtype, "Math-Shepherd PRM")
     tokenizer = _matching_tokenizer(name_or_folder, tokenizer, config.step_tag)
-    return MathShepherdScorer(model, tokenizer, device, config, batch_size, max_length)
+    scorer = MathShepherdScorer(model, tokenizer, device, config, batch_size, max_length)
+    if backend == "vllm":
+        scorer.use_vllm(name_or_folder, dtype, max_length)
+    return scorer

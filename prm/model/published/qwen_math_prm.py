@@ -122,16 +122,14 @@ class QwenMathPRMVLLMScorer(QwenMathPRMScorer):
 
     def __init__(self, name_or_folder: str, config: QwenMathPRMConfig, dtype: str = "auto", batch_size: int = 16,
                  max_length: int | None = None, gpu_memory_utilization: float = 0.9) -> None:
-        from vllm import LLM
-
         from prm.lm import load_tokenizer
-        from prm.runtime import resolve_device, vllm_dtype
+        from prm.model.published.vllm_pooling import pooling_engine
+        from prm.runtime import resolve_device
 
         self.tokenizer, self.config, self.batch_size = load_tokenizer(name_or_folder), config, batch_size
         self.step_id = self.tokenizer.encode(config.step_token)[0]
-        precision = vllm_dtype(dtype, name_or_folder)
-        self.llm = LLM(model=name_or_folder, runner="pooling", dtype=precision, max_model_len=max_length,
-                       gpu_memory_utilization=gpu_memory_utilization, seed=0)
+        self.llm = pooling_engine(name_or_folder, dtype=dtype, max_length=max_length,
+                                  gpu_memory_utilization=gpu_memory_utilization)
         self.max_length = self.llm.llm_engine.model_config.max_model_len
         self.device = resolve_device("auto")
         self.model = self.llm.llm_engine.model_config  # has .dtype, as prm score's metrics read it

@@ -29,7 +29,8 @@ on ``"ки\\n"``: pass such steps as a list). Steps whose prefix conversation ex
 Detection: :func:`detect` wants a published name (``rlhflow`` and ``prm``, or one of the two model names, in
 ``_name_or_path``, the folder name or a hub-cache folder), a ``*ForCausalLM`` config and no ``prm train`` files;
 any other chat model trained this way: ``--prm-format rlhflow_prm``. Loading and the batched readout at the
-reply positions are :mod:`prm.model.published.causal`'s (shared with :mod:`prm.model.published.math_shepherd`).
+reply positions are :mod:`prm.model.published.causal`'s (shared with :mod:`prm.model.published.math_shepherd`);
+``backend="vllm"`` reads the same positions from a vLLM engine (:mod:`prm.model.published.vllm_pooling`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from prm.model.published import common
-from prm.model.published.causal import PositionScorer, check_segmentation, config_from_options, load_causal_lm
+from prm.model.published.causal import PositionScorer, check_segmentation, config_from_options, load_for_backend
 
 __all__ = ["SUMMARY", "RLHFlowConfig", "RLHFlowScorer", "conversation", "detect", "load"]
 
@@ -138,8 +139,12 @@ class RLHFlowScorer(PositionScorer):
 
 
 def load(name_or_folder: Path | str, *, device: Any = "auto", dtype: Any = None, batch_size: int = 16,
-         max_length: int | None = None, **options: Any) -> RLHFlowScorer:
-    """An RLHFlow PRM from a folder or hub id; options: good_token, bad_token, segmentation, step_separator."""
+         max_length: int | None = None, backend: str = "hf", **options: Any) -> RLHFlowScorer:
+    """An RLHFlow PRM from a folder or hub id; options: good_token, bad_token, segmentation, step_separator.
+    ``backend="vllm"``: the same positions read by a vLLM engine."""
     config = RLHFlowConfig.from_options(options)
-    model, tokenizer, device = load_causal_lm(name_or_folder, device, dtype, "RLHFlow PRM")
-    return RLHFlowScorer(model, tokenizer, device, config, batch_size, max_length)
+    model, tokenizer, device = load_for_backend(name_or_folder, backend, device, dtype, "RLHFlow PRM")
+    scorer = RLHFlowScorer(model, tokenizer, device, config, batch_size, max_length)
+    if backend == "vllm":
+        scorer.use_vllm(name_or_folder, dtype, max_length)
+    return scorer

@@ -1,0 +1,83 @@
+"""vLLM scoring of the causal-LM PRM formats (Math-Shepherd, RLHFlow) for real, on CPU: the same step scores as
+the transformers readout, through :func:`prm.model.formats.load_scorer` with ``backend="vllm"``.
+
+Each format's tiny published-layout model is built by its own test module. One driver subprocess (vLLM spawns its
+engine processes and needs a ``__main__`` guard) scores the same items with both backends and dumps them as JSON.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import test_published_math_shepherd as shepherd
+import test_published_rlhflow as rlhflow
+
+from prm.model.formats import SCORER_FORMATS, VLLM_SCORING, load_scorer
+
+REPO = Path(__file__).resolve().parents[1]
+
+DRIVER = '''
+import json, sys
+from prm.model.formats import load_scorer
+
+def main(spec_json, out):
+    result = {}
+    for name, (folder, items) in json.loads(spec_json).items():
+        for backend in ("hf", "vllm"):
+            scorer = load_scorer(folder, device="cpu", dtype="float32", backend=backend, batch_size=2)
+            try:
+                result[f"{name}/{backend}"] = scorer.score_batch([tuple(item) for item in items])
+                result[f"{name}/{backend}/max_length"] = scorer.max_length
+            finally:
+                if hasattr(scorer, "close"):
+                    scorer.close()
+    with open(out, "w") as handle:
+        json.dump(result, handle)
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
+'''
+
+
+def _items(question: str, steps: list[str], other: tuple[str, list[str]]) -> list[list]:
+    return [[question, steps], [other[0], other[1]], [question, steps[:1]], [question, []],
+            [question, "\n\n".join(steps)]]
+
+
+@pytest.mark.slow  # two vLLM engines in a subprocess: ~70 s on 2 cores
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed")
+def test_vllm_scores_equal_the_transformers_readout(tmp_path: Path) -> None:
+    other = ("Tom reads 12 pages a day for 5 days. How many pages?", ["He reads 12 * 5 = 60 pages.", "So 60."])
+    spec = {
+        "math_shepherd": (str(shepherd.build_published(tmp_path / "math-shepherd-mistral-7b-prm")),
+                          _items(shepherd.QUESTION, [*shepherd.STEPS, "A literal ки tag inside a step."], other)),
+        "rlhflow_prm": (str(rlhflow.build_published(tmp_path / "Llama3.1-8B-PRM-Deepseek-Data")),
+                        _items(rlhflow.QUESTION, rlhflow.STEPS, other)),
+    }
+    driver, out = tmp_path / "driver.py", tmp_path / "scores.json"
+    driver.write_text(DRIVER)
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, str(driver), json.dumps(spec), str(out)], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for name in spec:
+        hf, vllm = result[f"{name}/hf"], result[f"{name}/vllm"]
+        steps = len(spec[name][1][0][1])
+        assert [len(s) for s in vllm] == [len(s) for s in hf] == [steps, 2, 1, 0, steps]
+        for got, want in zip(vllm, hf, strict=True):
+            assert got == pytest.approx(want, abs=1e-4)  # measured: < 1e-6 apart in float32 on CPU
+        assert len({round(s, 3) for scores in hf for s in scores}) >= 4  # the readouts differ between steps
+        assert result[f"{name}/vllm/max_length"] == result[f"{name}/hf/max_length"]
+
+
+@pytest.mark.parametrize("format", [name for name in SCORER_FORMATS if name not in VLLM_SCORING])
+def test_formats_without_a_vllm_scorer_refuse_it_before_loading(tmp_path: Path, format: str) -> None:
+    with pytest.raises(ValueError, match=f"{format} PRMs score with --backend hf, not 'vllm'"):
+        load_scorer(tmp_path, format, device="cpu", backend="vllm")  # an empty folder: nothing is read
