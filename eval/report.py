@@ -19,7 +19,8 @@ from eval.bon import PASS_AT_K, BonResult
 from eval.selection import SELECTION_RULES
 from eval.steps_eval import StepsEvalResult
 
-__all__ = ["bon_markdown", "plot_bon", "plot_steps", "steps_markdown", "write_bon_report", "write_steps_report"]
+__all__ = ["bon_markdown", "markdown_table", "pct", "plot_bon", "plot_steps", "pyplot", "steps_markdown",
+           "save_figure", "write_bon_report", "write_json", "write_steps_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +37,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(_jsonable(data), indent=2) + "\n", encoding="utf-8")
 
 
-def _pct(value: float) -> str:
+def pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{100 * value:.1f}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -53,7 +54,7 @@ def _curve_rows(result: BonResult) -> list[list[str]]:
     rows = []
     for name, curve in result.curves.items():
         label = "pass@k (unbiased)" if name == PASS_AT_K else name
-        rows.append([label] + [f"{_pct(a)} [{_pct(lo)}, {_pct(hi)}]"
+        rows.append([label] + [f"{pct(a)} [{pct(lo)}, {pct(hi)}]"
                                for a, lo, hi in zip(curve.accuracy, curve.low, curve.high, strict=True)])
     return rows
 
@@ -72,16 +73,16 @@ def _difference_lines(result: BonResult) -> list[str]:
             cells.append(f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{mark}")
         rows.append([rule, *cells])
     return ["", f"## Paired differences at N={n} (points; * = CI excludes 0)", "",
-            *_table(["rule", *(f"vs {b}" for b in baselines)], rows)]
+            *markdown_table(["rule", *(f"vs {b}" for b in baselines)], rows)]
 
 
 def _wrong_step_lines(result: BonResult) -> list[str]:
-    rows = [[rule, _pct(result.curves[rule].accuracy[-1]), _pct(s["share_of_correct"]), _pct(s["share_of_picks"]),
-             _pct(s["labelled_share_of_correct"])] for rule, s in result.wrong_step.items()]
+    rows = [[rule, pct(result.curves[rule].accuracy[-1]), pct(s["share_of_correct"]), pct(s["share_of_picks"]),
+             pct(s["labelled_share_of_correct"])] for rule, s in result.wrong_step.items()]
     if all(row[2] == "n/a" for row in rows):
         return ["", "Correct answer but a wrong step: no step labels for the correct picks."]
     return ["", f"## Correct answer, wrong step (N={result.ns[-1]}, %)", "",
-            *_table(["rule", "accuracy", "wrong step / correct picks", "wrong step / all picks",
+            *markdown_table(["rule", "accuracy", "wrong step / correct picks", "wrong step / all picks",
                      "correct picks with labels"], rows)]
 
 
@@ -89,9 +90,10 @@ def _breakdown_lines(result: BonResult) -> list[str]:
     lines = []
     names = result.rules
     for field_name, table in result.breakdown.items():
-        rows = [[value, str(entry["problems"]), *(_pct(entry["accuracy"][r][-1]) for r in names)]
+        rows = [[value, str(entry["problems"]), *(pct(entry["accuracy"][r][-1]) for r in names)]
                 for value, entry in table.items()]
-        lines += ["", f"## By {field_name} (N={result.ns[-1]}, %)", "", *_table([field_name, "problems", *names], rows)]
+        lines += ["", f"## By {field_name} (N={result.ns[-1]}, %)", "",
+                  *markdown_table([field_name, "problems", *names], rows)]
     return lines
 
 
@@ -105,7 +107,7 @@ def bon_markdown(result: BonResult, title: str = "Best-of-N") -> str:
         f"{len(result.problem_ids)} problems, {per} samples each; accuracy (%) over {config.trials} random subsets "
         f"of size N per problem; [{100 * config.confidence:.0f}% bootstrap CI over problems, "
         f"{config.bootstrap} resamples]. Harness time {result.seconds:.2f} s.", "",
-        *_table(["rule", *(f"N={n}" for n in result.ns)], _curve_rows(result)),
+        *markdown_table(["rule", *(f"N={n}" for n in result.ns)], _curve_rows(result)),
     ]  # fmt: skip
     lines += _difference_lines(result) + _wrong_step_lines(result) + _breakdown_lines(result)
     if result.notes:
@@ -114,13 +116,21 @@ def bon_markdown(result: BonResult, title: str = "Best-of-N") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG (120 dpi) and close ``fig``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+    return Path(path)
 
 
 def _bon_style(name: str, index: int) -> dict[str, Any]:
@@ -141,7 +151,7 @@ _AGG_COLORS = {"min": "tab:red", "product": "tab:purple", "last": "tab:brown", "
 
 def plot_bon(result: BonResult, path: str | Path) -> Path:
     """Accuracy vs N per rule (log2 x-axis) with confidence bands; pass@k dotted."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for i, (name, curve) in enumerate(result.curves.items()):
         style = _bon_style(name, i)
@@ -158,11 +168,7 @@ def plot_bon(result: BonResult, path: str | Path) -> Path:
                  "(dashed: PRM-weighted vote)")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_bon_report(result: BonResult, out_dir: str | Path, title: str = "Best-of-N") -> dict[str, Path]:
@@ -174,7 +180,7 @@ def write_bon_report(result: BonResult, out_dir: str | Path, title: str = "Best-
     data = result.to_dict()
     data["differences"] = {rule: {b: dict(zip(("mean", "low", "high"), result.difference(rule, b), strict=True))
                                   for b in BASELINES if b in result.rules} for rule in result.rules}
-    _write_json(paths["json"], data)
+    write_json(paths["json"], data)
     plot_bon(result, paths["plot"])
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     return paths
@@ -184,20 +190,20 @@ def steps_markdown(result: StepsEvalResult) -> str:
     """Threshold, dev and test metrics, the test-set ceiling, breakdowns and skipped rows."""
     header = ["set", "cases", "erroneous", "correct", "accuracy on erroneous", "accuracy on correct", "F1"]
     rows = [[name, f"{m['erroneous'] + m['correct']:.0f}", f"{m['erroneous']:.0f}", f"{m['correct']:.0f}",
-             _pct(m["error_accuracy"]), _pct(m["correct_accuracy"]), _pct(m["f1"])]
+             pct(m["error_accuracy"]), pct(m["correct_accuracy"]), pct(m["f1"])]
             for name, m in (("dev", result.dev), ("test", result.test))]
     lines = [
         "# Step-error evaluation (ProcessBench-style)", "",
         f"Prediction: the first step whose score is below the threshold. Threshold **{result.threshold:.3f}**, "
-        f"chosen on the dev set ({result.dev_source}) by F1; metrics in %.", "", *_table(header, rows), "",
+        f"chosen on the dev set ({result.dev_source}) by F1; metrics in %.", "", *markdown_table(header, rows), "",
         f"Best threshold on the test set (a ceiling, not the result): {result.best_on_test['threshold']:.3f}, "
-        f"F1 {_pct(result.best_on_test['f1'])}.",
+        f"F1 {pct(result.best_on_test['f1'])}.",
     ]  # fmt: skip
     for field_name, table in result.breakdown.items():
-        rows = [[value, f"{m['erroneous'] + m['correct']:.0f}", _pct(m["error_accuracy"]),
-                 _pct(m["correct_accuracy"]), _pct(m["f1"])] for value, m in table.items()]
+        rows = [[value, f"{m['erroneous'] + m['correct']:.0f}", pct(m["error_accuracy"]),
+                 pct(m["correct_accuracy"]), pct(m["f1"])] for value, m in table.items()]
         lines += ["", f"## Test set by {field_name}", "",
-                  *_table([field_name, "cases", "accuracy on erroneous", "accuracy on correct", "F1"], rows)]
+                  *markdown_table([field_name, "cases", "accuracy on erroneous", "accuracy on correct", "F1"], rows)]
     if result.skipped:
         lines += ["", "Rows skipped: " + ", ".join(f"{n} ({why})" for why, n in result.skipped.items()) + "."]
     return "\n".join(lines) + "\n"
@@ -205,7 +211,7 @@ def steps_markdown(result: StepsEvalResult) -> str:
 
 def plot_steps(result: StepsEvalResult, path: str | Path) -> Path:
     """F1 (and both accuracies) vs threshold on dev and test, with the chosen threshold marked."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, curves, style in (("dev", result.dev_curves, ":"), ("test", result.test_curves, "-")):
         ax.plot(result.thresholds, [100 * v for v in curves["f1"]], style, color="C0", label=f"F1 ({name})")
@@ -219,11 +225,7 @@ def plot_steps(result: StepsEvalResult, path: str | Path) -> Path:
     ax.set_title("First-error identification vs threshold")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_steps_report(result: StepsEvalResult, out_dir: str | Path) -> dict[str, Path]:
@@ -232,7 +234,7 @@ def write_steps_report(result: StepsEvalResult, out_dir: str | Path) -> dict[str
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "steps_eval.md", "json": out / "steps_eval.json", "plot": out / "steps_f1.png"}
     paths["markdown"].write_text(steps_markdown(result), encoding="utf-8")
-    _write_json(paths["json"], result.to_dict())
+    write_json(paths["json"], result.to_dict())
     plot_steps(result, paths["plot"])
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     return paths

@@ -28,6 +28,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                      "train the small offline policy from scratch, or fine-tune a HF model (SFT)"),
     "bon": ("prm.commands.bon", "best-of-N table and curves: PRM vs ORM vs majority vs oracle"),
     "eval steps": ("prm.commands.eval_steps", "ProcessBench-style first-error evaluation of step scores"),
+    "eval processbench": ("prm.commands.eval_processbench", "ProcessBench first-error F1 of a PRM (published "
+                                                            "protocol)"),
+    "eval prmbench": ("prm.commands.eval_prmbench", "PRMBench PRMScore of a PRM, per error category"),
+    "eval report": ("prm.commands.eval_report", "one leaderboard page of every evaluation under a folder, "
+                                                "beside published PRMs"),
     "train": ("prm.commands.train", "train a PRM (or an outcome RM) on stepwise rows"),
     "score": ("prm.commands.score", "add per-step PRM scores to a samples file (resumable)"),
     "sample": ("prm.commands.sample", "draw N solutions per problem with vLLM or HF generate (resumable)"),

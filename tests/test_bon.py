@@ -245,7 +245,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def test_prm_bon_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _bon_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """6 synthetic problems x 4 samples: samples 0 and 2 right (2 through a wrong step), PRM scores high on them."""
     problems = [{"id": f"synth/arith/{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i),
                  "source": "synthetic", "level": 1 + i % 2, "subject": "arith"} for i in range(1, 7)]
     rows = []
@@ -258,8 +259,11 @@ def test_prm_bon_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
             rows.append({"problem_id": f"synth/arith/{i}", "sample_idx": j,
                          "text": f"{first}\n\nSo the answer is $\\boxed{{{value}}}$.",
                          "step_scores": [0.9 if right else 0.4, 0.8 if right else 0.3]})
-    samples = write_jsonl(tmp_path / "samples.jsonl", rows)
-    problem_file = write_jsonl(tmp_path / "problems.jsonl", problems)
+    return write_jsonl(tmp_path / "samples.jsonl", rows), write_jsonl(tmp_path / "problems.jsonl", problems)
+
+
+def test_prm_bon_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    samples, problem_file = _bon_inputs(tmp_path)
     out = tmp_path / "report"
     code = main(["bon", "--samples", str(samples), "--problems", str(problem_file), "--out-dir", str(out),
                  "--trials", "20", "--bootstrap", "100", "--write-verdicts"])
@@ -275,6 +279,19 @@ def test_prm_bon_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert (out / "bon.png").read_bytes()[:4] == b"\x89PNG"
     written = [json.loads(line) for line in samples.read_text().splitlines()]
     assert [r["verdict"] for r in written[:4]] == ["correct", "incorrect", "correct", "incorrect"]
+
+
+def test_prm_bon_prm800k_protocol(tmp_path: Path) -> None:
+    samples, problem_file = _bon_inputs(tmp_path)
+    out = tmp_path / "report"
+    assert main(["bon", "--samples", str(samples), "--problems", str(problem_file), "--out-dir", str(out),
+                 "--protocol", "prm800k", "--trials", "7", "--rules", "first", "--bootstrap", "50"]) == 0
+    data = json.loads((out / "bon.json").read_text())
+    assert data["config"]["trials"] == 400  # the protocol's, whatever --trials says
+    assert set(data["curves"]) == {"pass@k", "first", "majority", "prm_min", "prm_product", "prm_last",
+                                   "prm_vote_min", "prm_vote_product", "prm_vote_last", "oracle"}  # no ORM scores
+    assert any("PRM800K protocol: 400 random subsets" in note for note in data["notes"])
+    assert any("rule orm skipped" in note for note in data["notes"])
 
 
 def test_prm_bon_reports_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

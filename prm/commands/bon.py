@@ -47,9 +47,18 @@ class BonCommandConfig:
     workers: int = shared("workers", 2, "for missing verdicts")
     timeout_s: float = shared("timeout_s", 3.0)
     title: str = field(default="Best-of-N", metadata={"help": "title of the Markdown report"})
+    protocol: Literal["custom", "prm800k"] = field(default="custom", metadata={
+        "help": "prm800k: Let's Verify Step by Step's best-of-N protocol (400 random subsets per N, its rules: "
+                "PRM min/product/last, ORM, majority, PRM-weighted vote, oracle), overriding --trials/--rules"})
 
 
 CONFIG = BonCommandConfig
+
+# "Let's Verify Step by Step" (Lightman et al. 2023): best-of-N on MATH-500 as the mean over 400 random subsets
+# of size N drawn from each problem's sample pool (its section 3 / appendix); the rules it compares
+PRM800K_TRIALS = 400
+PRM800K_RULES = ("first", "majority", "orm", "prm_min", "prm_product", "prm_last", "prm_vote_min", "prm_vote_product",
+                 "prm_vote_last", "oracle")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,9 +94,14 @@ def run(config: BonCommandConfig, args: argparse.Namespace) -> int:
             write_samples(path, file_rows)
             logger.info("wrote verdicts back to %s", path)
     bon_problems, notes = build_problems(rows, problems, config.step_labels, AnswerClusterer(verify_config))
-    bon_config = BonConfig(trials=config.trials, seed=config.seed, bootstrap=config.bootstrap,
-                           confidence=config.confidence, max_n=config.max_n, rules=_names(config.rules) or None,
+    prm800k = config.protocol == "prm800k"
+    bon_config = BonConfig(trials=PRM800K_TRIALS if prm800k else config.trials, seed=config.seed,
+                           bootstrap=config.bootstrap, confidence=config.confidence, max_n=config.max_n,
+                           rules=PRM800K_RULES if prm800k else _names(config.rules) or None,
                            breakdown=_names(config.breakdown))
+    if prm800k:
+        notes.append(f"PRM800K protocol: {PRM800K_TRIALS} random subsets per problem and N, as in Let's Verify "
+                     f"Step by Step (its MATH-500 has 500 problems; here {len(bon_problems)})")
     try:
         result = run_bon(bon_problems, bon_config)
     except ValueError as error:

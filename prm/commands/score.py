@@ -169,8 +169,10 @@ def _write_metrics(out: Path, scorer: Any, rows: int, seconds: float) -> None:
     from prm.runtime import dtype_name, metrics_path, stage_record
 
     rows_per_s = rows / max(seconds, 1e-9)
+    dtype = getattr(getattr(scorer, "model", None), "dtype", None)  # None: a built-in scorer, no model
     record = {"rows": rows, "seconds": round(seconds, 1),
-              "runtime": stage_record(scorer.device, dtype_name(scorer.model.dtype), None, rows_per_s=rows_per_s)}
+              "runtime": stage_record(scorer.device, dtype_name(dtype) if dtype is not None else "none", None,
+                                      rows_per_s=rows_per_s)}
     metrics_path(out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 

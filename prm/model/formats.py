@@ -12,7 +12,8 @@ A hub id is resolved to a local snapshot of its config files first (:func:`confi
 
 - ``prm_math_likelihood``: ``prm train --head likelihood`` (a frozen causal LM + ``likelihood_head.json``);
 - ``prm_math``: ``prm train --head two_class|scalar`` (a token-classification model + ``prm_config.json``);
-- the published formats of :mod:`prm.model.published` (``PUBLISHED``), each module imported only when tried.
+- the published formats of :mod:`prm.model.published` (``PUBLISHED``), each module imported only when tried;
+- ``step_checker``: built in, no checkpoint (``--prm step_checker``, :mod:`prm.model.step_checker`).
 
 Adding a format is one entry here plus its loader function (or one module under ``prm/model/published/``
 and its name in ``PUBLISHED``). The project's own formats check ``format_version``: a folder written by a
@@ -32,7 +33,7 @@ from prm.model.published.common import config_folder
 from prm.model.scorer import Scorer
 
 __all__ = ["FORMAT_VERSION", "PUBLISHED", "SCORER_FORMATS", "ScorerFormat", "config_folder", "detect_format",
-           "VLLM_SCORING", "load_scorer", "parse_options"]
+           "BUILTIN_SCORERS", "VLLM_SCORING", "load_scorer", "parse_options"]
 
 FORMAT_VERSION = 1  # the newest prm_config.json / likelihood_head.json this version reads
 
@@ -76,6 +77,12 @@ def _load_likelihood(path: Path, **options: Any) -> Scorer:
     return LikelihoodScorer(path, **options)
 
 
+def _load_step_checker(path: Any, **options: Any) -> Scorer:
+    from prm.model.step_checker import load
+
+    return load(path, **options)
+
+
 def _published(module: str, backends: tuple[str, ...]) -> ScorerFormat:
     """A format of :mod:`prm.model.published`: its module is imported the first time it is tried."""
     def load_module() -> Any:
@@ -103,7 +110,12 @@ SCORER_FORMATS: dict[str, ScorerFormat] = {
                              "prm train --head two_class|scalar: a token-classification model + prm_config.json"),
     **{name: _published(module, ("hf", "vllm") if name in VLLM_SCORING else ("hf",))
        for name, module in PUBLISHED.items()},
+    "step_checker": ScorerFormat(lambda folder: False, _load_step_checker,
+                                 "built in, no checkpoint (--prm step_checker): 0 for a step with a false "
+                                 "arithmetic claim (verifiers.check_steps), else 1"),
 }
+# scorers without a checkpoint, named by ``--prm`` itself (``--prm step_checker``); never detected
+BUILTIN_SCORERS = ("step_checker",)
 
 
 def detect_format(spec: str | Path) -> str:
@@ -137,7 +149,9 @@ def load_scorer(path: str | Path, format: str = "auto", device: str = "auto", dt
     ``backend`` is ``hf`` (transformers: every format) or ``vllm`` (the formats of :data:`VLLM_SCORING`; the
     others refuse it before loading). ``options`` go to the format's loader (e.g. a reference model or tokens).
     """
-    if format == "auto":
+    if format == "auto" and str(path) in BUILTIN_SCORERS and not Path(path).exists():
+        format = str(path)
+    elif format == "auto":
         format = detect_format(path)
     elif format not in SCORER_FORMATS:
         raise ValueError(f"unknown PRM format {format!r}; known: auto, {', '.join(SCORER_FORMATS)}")
