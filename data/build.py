@@ -7,6 +7,12 @@ labels. Rows are :class:`~data.records.StepwiseRow` (prompt = problem text, comp
 float labels, plus ``source``, ``problem_id``, ``label_method``, ``perturbation`` and ``first_error``
 columns), shuffled with the seed and written atomically as JSONL that
 ``datasets.load_dataset("json", data_files=...)`` reads.
+
+Human- and rollout-labelled data join as they are (``LABELLED``): PRM800K (``prm800k=``, the phases
+``phase=`` asks, :mod:`data.prm800k`) and Math-Shepherd (``math_shepherd=``), converted by
+:mod:`data.stepwise`; their rows carry ``source`` and ``label_method`` but no ``perturbation`` (shown as
+"-" in the composition). Before writing, every row's problem is compared with ``eval_problems``
+(:mod:`data.decontaminate`, e.g. "math500"): overlaps are logged as a WARNING and kept in the report.
 """
 
 from __future__ import annotations
@@ -18,14 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.decontaminate import OverlapReport, check_overlaps, stepwise_problems
 from data.labelling import AfterError, PerturbReport, perturb_problems
 from data.records import Problem, StepwiseRow, write_records
 
-__all__ = ["BuildReport", "SourceStats", "build_dataset", "composition", "composition_table", "load_source"]
+__all__ = ["BuildReport", "SourceStats", "build_dataset", "composition", "composition_table", "load_labelled",
+           "load_source"]
 
 logger = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = ("synthetic", "gsm8k", "math")
+LABELLED: dict[str, str] = {"prm800k": "human", "math_shepherd": "monte_carlo"}  # source -> label_method
 
 
 @dataclass
@@ -62,6 +71,7 @@ class BuildReport:
     label_seconds: dict[str, float] = field(default_factory=dict)
     by_source: dict[str, SourceStats] = field(default_factory=dict)
     by_kind: dict[str, SourceStats] = field(default_factory=dict)
+    overlaps: OverlapReport | None = None  # training problems found in the evaluation set (None: not checked)
 
 
 def _synthetic(n: int, seed: int) -> list[Problem]:
@@ -91,29 +101,37 @@ def load_source(name: str, n: int, seed: int = 0) -> list[Problem]:
     return LOADERS[name](n, seed) if n != 0 else []
 
 
+def load_labelled(name: str, spec: str, phase: str = "both") -> list[StepwiseRow]:
+    """Rows of a labelled data set (``LABELLED``): PRM800K (train files of ``phase``) or Math-Shepherd."""
+    if name == "prm800k":
+        from data.prm800k import load_prm800k
+
+        rows = load_prm800k(spec, phase)[0]
+    elif name == "math_shepherd":
+        from data.stepwise import load_stepwise
+
+        rows = load_stepwise(spec, "math_shepherd")
+    else:
+        raise ValueError(f"unknown labelled source {name!r}; choose from {', '.join(LABELLED)}")
+    for row in rows:
+        row.extra.update(source=name, label_method=LABELLED[name])
+    return rows
+
+
 def composition(rows: list[StepwiseRow], key: str) -> dict[str, SourceStats]:
-    """Per-value stats of the column ``key`` (``source`` or ``perturbation``), plus ``total``."""
+    """Per-value stats of the column ``key`` (``source`` or ``perturbation``; "-" without it), plus ``total``."""
     stats: dict[str, SourceStats] = {}
     for row in rows:
-        stats.setdefault(str(row.extra.get(key, "?")), SourceStats()).add(row)
+        stats.setdefault(str(row.extra.get(key, "-")), SourceStats()).add(row)
         stats.setdefault("total", SourceStats()).add(row)
     return dict(sorted(stats.items(), key=lambda item: (item[0] == "total", item[0])))
 
 
-def build_dataset(
-    out: str | Path,
-    n_synthetic: int = 4000,
-    gsm8k: int = -1,
-    math: int = -1,
-    seed: int = 0,
-    negatives: int = 1,
-    after_error: AfterError = "drop",
-) -> BuildReport:
-    """Build and write the dataset; ``gsm8k``/``math`` are problem counts (-1: the whole train split)."""
-    start = time.perf_counter()
-    report = BuildReport(Path(out))
+def _generated(report: BuildReport, sources: dict[str, int], seed: int, negatives: int,
+               after_error: AfterError) -> list[StepwiseRow]:
+    """Reference solutions and their corrupted copies for each generated source with a non-zero count."""
     rows: list[StepwiseRow] = []
-    for name, n in (("synthetic", n_synthetic), ("gsm8k", gsm8k), ("math", math)):
+    for name, n in sources.items():
         if n == 0:
             continue
         t0 = time.perf_counter()
@@ -126,7 +144,37 @@ def build_dataset(
         report.perturb[name] = perturb_report
         rows.extend(made)
         logger.info("%s: %d problems -> %d rows in %.1f s", name, len(problems), len(made), time.perf_counter() - t0)
+    return rows
+
+
+def build_dataset(
+    out: str | Path,
+    n_synthetic: int = 4000,
+    gsm8k: int = -1,
+    math: int = -1,
+    seed: int = 0,
+    negatives: int = 1,
+    after_error: AfterError = "drop",
+    prm800k: str | None = None,
+    phase: str = "both",
+    math_shepherd: str | None = None,
+    eval_problems: str | None = None,
+) -> BuildReport:
+    """Build and write the dataset; ``gsm8k``/``math`` are problem counts (-1: the whole train split).
+
+    ``prm800k`` / ``math_shepherd``: a file, folder or hub id of labelled rows to add; ``eval_problems``: the
+    evaluation set to check the training problems against (None or "none": no check).
+    """
+    start = time.perf_counter()
+    report = BuildReport(Path(out))
+    rows = _generated(report, {"synthetic": n_synthetic, "gsm8k": gsm8k, "math": math}, seed, negatives, after_error)
+    for name, spec in (("prm800k", prm800k), ("math_shepherd", math_shepherd)):
+        if spec:
+            t0 = time.perf_counter()
+            rows.extend(load_labelled(name, spec, phase))
+            report.load_seconds[name], report.label_seconds[name] = time.perf_counter() - t0, 0.0
     random.Random(seed).shuffle(rows)
+    report.overlaps = check_overlaps(stepwise_problems(rows, f"{out} line", 1), eval_problems)
     report.rows = write_records(out, rows)
     report.by_source, report.by_kind = composition(rows, "source"), composition(rows, "perturbation")
     report.seconds = time.perf_counter() - start

@@ -11,8 +11,14 @@ Formats, one converter each in ``STEPWISE_FORMATS`` (detected from the columns u
   0 -> ``neutral`` (1.0 by default as in Qwen's PRM work; 0.0, or None to drop the sample).
   Steps after the first error are dropped unless ``keep_after_error`` (then labelled 0.0).
   Rows whose ``finish_reason`` is in ``skip_finish_reasons`` (``bad_problem``) are skipped.
+  Extra columns: ``answer`` (``question.ground_truth_answer``, the gold; None when not given),
+  ``final_answer`` (what follows ``# Answer`` in the last kept step, None without one), ``complete``
+  (the kept trajectory reaches ``# Answer``: PRM800K never writes ``\boxed``, so this, not a
+  ``\boxed`` last step, tells the outcome RM a finished solution) and ``phase`` (1 when ``generation``
+  is null, 2 when it is a number, None without the key; see ``prm800k_phase`` and ``data.prm800k``).
 * ``math_shepherd``: Math-Shepherd's ``input`` (problem, then "Step 1: ... ки" steps) and
-  ``label`` (the same text with each ``ки`` replaced by ``+`` or ``-``).
+  ``label`` (the same text with each ``ки`` replaced by ``+`` or ``-``). Extra columns: ``task``,
+  ``final_answer`` (after "The answer is:" in the last step) and ``complete`` (there is one).
 * ``stepwise``: rows already in ``{prompt, completions, labels}`` shape, bool labels accepted.
 
 Labels are floats in [0, 1] and are never cast to int. Malformed rows raise ``RecordError``
@@ -35,12 +41,14 @@ from data.records import StepwiseRow
 
 __all__ = [
     "STEPWISE_FORMATS", "StepwiseOptions", "detect_stepwise_format", "load_stepwise",
-    "load_stepwise_with_report",
+    "load_stepwise_with_report", "prm800k_phase",
 ]  # fmt: skip
 
 _RATING_LABELS = {1: 1.0, -1: 0.0}
 _TAG = "ки"
 _STEP_ONE = re.compile(r"\bstep\s*1\s*:", re.IGNORECASE)
+_PRM800K_ANSWER = "# Answer"
+_SHEPHERD_ANSWER = re.compile(r"The answer is\s*:?\s*(.*?)\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,31 @@ def _follow(step: dict[str, Any], where: str, path: str, pregenerated: Any) -> t
     return _get(options[j], "text", str, where, f"{path}.completions[{j}].text"), -1, True
 
 
+def prm800k_phase(row: dict[str, Any], where: str) -> int | None:
+    """A raw PRM800K row's phase from ``generation``: null -> 1, a number -> 2, no such key -> None.
+
+    PRM800K's README: "In phase 1, this value should always be null"; phase 2 numbers its generations
+    (-1: the initial screening questions). RecordError naming the field for any other value.
+    """
+    if "generation" not in row:
+        return None
+    generation = row["generation"]
+    if generation is None:
+        return 1
+    if isinstance(generation, int) and not isinstance(generation, bool):
+        return 2
+    raise RecordError(f"{where}: field 'generation' should be null (phase 1) or an integer (phase 2), "
+                      f"got {type(generation).__name__} {generation!r}")
+
+
+def _prm800k_extra(row: dict[str, Any], question: dict[str, Any], last_step: str, where: str) -> dict[str, Any]:
+    """The extra columns of a PRM800K row (see the module docstring); the same keys on every row."""
+    gold = _get(question, "ground_truth_answer", str, where, "question.ground_truth_answer", optional=True)
+    complete = _PRM800K_ANSWER in last_step
+    final = last_step.split(_PRM800K_ANSWER, 1)[1].strip() if complete else None
+    return {"answer": gold, "final_answer": final, "complete": complete, "phase": prm800k_phase(row, where)}
+
+
 def _prm800k(row: dict[str, Any], ctx: RowContext, opts: StepwiseOptions) -> StepwiseRow:
     """PRM800K (phase 1 and 2): the labelled trajectory, one label per step (see the module docstring)."""
     where = ctx.where
@@ -149,7 +182,8 @@ def _prm800k(row: dict[str, Any], ctx: RowContext, opts: StepwiseOptions) -> Ste
             break
     if not completions:
         raise SkipRow("no labelled steps")
-    return _row({"prompt": prompt, "completions": completions, "labels": labels}, where)
+    extra = _prm800k_extra(row, question, completions[-1], where)
+    return _row({"prompt": prompt, "completions": completions, "labels": labels, **extra}, where)
 
 
 def _shepherd_labels(text: str, marked: str, where: str) -> list[float]:
@@ -196,6 +230,8 @@ def _math_shepherd(row: dict[str, Any], ctx: RowContext, opts: StepwiseOptions) 
     steps = [text[a:p].strip() for a, (p, _) in zip(bounds, kept, strict=False)]
     prompt = re.sub(f" ?{_TAG}", "", text[:start]).strip()
     extra = {"task": row["task"]} if isinstance(row.get("task"), str) else {}
+    final = _SHEPHERD_ANSWER.search(steps[-1]) if steps else None
+    extra.update(final_answer=final.group(1) if final else None, complete=final is not None)
     return _row({"prompt": prompt, "completions": steps, "labels": [label for _, label in kept], **extra}, ctx.where)
 
 

@@ -31,6 +31,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval processbench": ("prm.commands.eval_processbench", "ProcessBench first-error F1 of a PRM (published "
                                                             "protocol)"),
     "eval prmbench": ("prm.commands.eval_prmbench", "PRMBench PRMScore of a PRM, per error category"),
+    "eval hacking": ("prm.commands.eval_hacking", "reward-hacking checks: adversarial completions, length and "
+                                                  "step-count correlations, per reward model"),
     "eval report": ("prm.commands.eval_report", "one leaderboard page of every evaluation under a folder, "
                                                 "beside published PRMs"),
     "train": ("prm.commands.train", "train a PRM (or an outcome RM) on stepwise rows"),

@@ -2,9 +2,10 @@
 
 A field's type decides its flag (``bool``: ``--x/--no-x``; ``Literal``: choices; ``int`` / ``float`` /
 ``str``) and how a YAML value is read: ints and floats must be numbers (``1e-4`` too, which YAML reads as
-a string), bools true/false, a choice one of the choices, a string anything scalar. Every problem names
-the option, and the YAML file it came from. A field whose metadata says ``required`` must be given, on the
-command line or in the YAML file; ``--name value`` on the command line overrides the file.
+a string), bools true/false, a choice one of the choices (an integer matches the choice spelled the same),
+a string anything scalar. Every problem names the option, and the YAML file it came from. A field whose
+metadata says ``required`` must be given, on the command line or in the YAML file; ``--name value`` on the
+command line overrides the file.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def convert_value(name: str, value: Any, kind: Any, optional: bool) -> Any:
     if get_origin(kind) is Literal:
         if value in get_args(kind):
             return value
+        if isinstance(value, int) and not isinstance(value, bool) and str(value) in get_args(kind):
+            return str(value)  # YAML reads ``phase: 2`` as a number; the choice is the string "2"
         raise ValueError(f"option {name}: expected one of {', '.join(map(str, get_args(kind)))}, got {value!r}")
     if isinstance(value, dict | list):
         raise ValueError(f"option {name}: expected a single value, got {type(value).__name__} {value!r}")

@@ -9,14 +9,17 @@ from prm.cli import main
 from prm.grpo.compare import comparison_markdown, load_run
 
 
-def fake_run(root: Path, name: str, start: float, end: float, accuracies: list[float]) -> Path:
+def fake_run(root: Path, name: str, start: float, end: float, accuracies: list[float],
+             proxy: list[float] | None = None) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
     for tag, value in (("start", start), ("end", end)):
         (folder / f"eval_{tag}.json").write_text(json.dumps({"pass_at": {"1": value, "2": value}}))
     lines = [{"step": i + 1, "accuracy": a, "reward/combined/mean": a, "time/step_s": 2.0,
               "time/generation_share": 0.4, "time/reward_share": 0.1, "time/update_share": 0.5,
-              "time/sync_share": 0.0} for i, a in enumerate(accuracies)]
+              "time/sync_share": 0.0, "kl": 0.01 * i} for i, a in enumerate(accuracies)]
+    for line, value in zip(lines, proxy or [], strict=False):
+        line["reward/prm_outcome/mean"] = value
     (folder / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return folder
 
@@ -24,12 +27,16 @@ def fake_run(root: Path, name: str, start: float, end: float, accuracies: list[f
 def test_seeds_of_one_reward_are_averaged(tmp_path: Path) -> None:
     runs = [load_run(fake_run(tmp_path, "answer-s0", 0.30, 0.40, [0.3, 0.5])),
             load_run(fake_run(tmp_path, "answer-s1", 0.30, 0.36, [0.2, 0.4])),
-            load_run(fake_run(tmp_path, "prm_process-s0", 0.30, 0.25, [0.3, 0.1]))]
-    assert [r.group for r in runs] == ["answer", "answer", "prm_process"]
+            load_run(fake_run(tmp_path, "prm_outcome-s0", 0.30, 0.25, [0.3, 0.1], proxy=[0.5, 0.9])),
+            load_run(fake_run(tmp_path, "prm_outcome-s1", 0.30, 0.35, [0.3, 0.4], proxy=[0.5, 0.9]))]
+    assert [r.group for r in runs] == ["answer", "answer", "prm_outcome", "prm_outcome"]
     table = comparison_markdown(runs).splitlines()
-    assert table[2].startswith("| answer | 2 | 2 | 30.0 ± 0.0 | 38.0 ± 2.8 | +8.0 (per seed: +10.0, +6.0) | 2.00 |")
+    assert table[2].startswith("| answer | 2 | 2 | 30.0 ± 0.0 | 38.0 ± 2.8 | +8.0 (per seed: +10.0, +6.0) | "
+                               "n/a (no PRM term) | 2.00 |")
     assert "| 40% | 10% | 50% | 0% |" in table[2]
-    assert table[3].startswith("| prm_process | 1 | 2 | 30.0 ± 0.0 | 25.0 ± 0.0 | -5.0")
+    # seed 0: proxy 0.5 -> 0.9 while accuracy 0.3 -> 0.1 (the monitor's rule); seed 1: both rise
+    assert table[3].startswith("| prm_outcome | 2 | 2 | 30.0 ± 0.0 | 30.0 ± 7.1 | +0.0 (per seed: -5.0, +5.0) | "
+                               "1 of 2 seeds |")
 
 
 def test_command_writes_table_and_plot(tmp_path: Path) -> None:

@@ -65,7 +65,8 @@ def test_steps_change_weights_and_log_metrics(policy: Path, problems: Path, tmp_
     assert [line["step"] for line in lines] == [1, 2, 3]
     assert all(key in line for key in LOGGED for line in lines)
     assert all(math.isfinite(line["loss"]) and 0 <= line["clip_fraction"] <= 1 for line in lines)
-    assert lines[0]["kl"] is None  # beta 0: no reference model
+    assert lines[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # measured (--kl-monitor) though beta is 0; step 1: none
+    assert lines[2]["kl"] > 0 and lines[2]["monitor/sqrt_kl"] == pytest.approx(math.sqrt(lines[2]["kl"]))
     assert sum(line[k] for k in ("time/generation_share", "time/reward_share", "time/update_share",
                                  "time/sync_share") for line in lines[:1]) == pytest.approx(1.0, abs=1e-6)
     before, after = _weights(policy), _weights(tmp_path / "run")

@@ -77,7 +77,8 @@ def test_vllm_scores_equal_the_transformers_readout(tmp_path: Path) -> None:
         assert result[f"{name}/vllm/max_length"] == result[f"{name}/hf/max_length"]
 
 
-@pytest.mark.parametrize("format", [name for name in SCORER_FORMATS if name not in VLLM_SCORING])
+@pytest.mark.parametrize("format", [name for name, entry in SCORER_FORMATS.items() if "vllm" not in entry.backends])
 def test_formats_without_a_vllm_scorer_refuse_it_before_loading(tmp_path: Path, format: str) -> None:
     with pytest.raises(ValueError, match=f"{format} PRMs score with --backend hf, not 'vllm'"):
         load_scorer(tmp_path, format, device="cpu", backend="vllm")  # an empty folder: nothing is read
+    assert set(VLLM_SCORING) < {name for name, entry in SCORER_FORMATS.items() if "vllm" in entry.backends}

@@ -4,7 +4,10 @@ Runs are grouped by their folder name without a trailing ``-s<seed>`` (``answer-
 ``answer-s1`` are two seeds of ``answer``). Each run folder holds what ``prm grpo`` writes:
 ``eval_start.json``, ``eval_end.json`` and ``metrics.jsonl``. ``write_comparison`` writes
 ``grpo_compare.md`` (the table) and ``grpo_compare.png`` (batch accuracy and training reward vs step,
-averaged over seeds and smoothed).
+averaged over seeds and smoothed, and the overoptimization view of :mod:`prm.grpo.monitor`: gold reward
+(accuracy) and proxy reward (the PRM term) against sqrt(KL to the initial policy)). The table's
+"proxy up, gold down" column applies the monitor's rule to each whole run (its first quarter against its
+last).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RunSummary", "load_run", "comparison_markdown", "write_comparison"]
+from prm.grpo.monitor import proxy_key
+
+__all__ = ["RunSummary", "comparison_markdown", "load_run", "overoptimized", "write_comparison"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ class RunSummary:
     time_shares: dict[str, float]
     accuracy: list[float] = field(repr=False)
     reward: list[float] = field(repr=False)
+    kl: list[float] = field(default_factory=list, repr=False)
+    proxy: list[float] = field(default_factory=list, repr=False)  # the PRM term's mean reward (monitor)
 
 
 def _pass1(path: Path) -> float:
@@ -67,7 +74,25 @@ def load_run(folder: str | Path) -> RunSummary:
         steps=len(lines), step_seconds=_mean([line.get("time/step_s") for line in lines]), time_shares=shares,
         accuracy=[math.nan if line.get("accuracy") is None else line["accuracy"] for line in lines],
         reward=[_reward(line) for line in lines],
+        kl=[math.nan if line.get("kl") is None else float(line["kl"]) for line in lines],
+        proxy=[_value(line, proxy_key(line)) for line in lines],
     )  # fmt: skip
+
+
+def _value(line: dict, key: str | None) -> float:
+    return math.nan if key is None or line.get(key) is None else float(line[key])
+
+
+def overoptimized(run: RunSummary, tolerance: float = 0.02) -> bool | None:
+    """The monitor's rule over the whole run: proxy up and gold down between its first and last quarter; None
+    without a proxy (no PRM term)."""
+    if all(math.isnan(v) for v in run.proxy):
+        return None
+    window = max(1, len(run.proxy) // 4)
+    first, last = slice(0, window), slice(len(run.proxy) - window, None)
+    proxy = _mean(run.proxy[last]) - _mean(run.proxy[first])
+    gold = _mean(run.accuracy[last]) - _mean(run.accuracy[first])
+    return proxy > tolerance and gold < -tolerance
 
 
 def _groups(runs: Sequence[RunSummary]) -> dict[str, list[RunSummary]]:
@@ -85,7 +110,7 @@ def _spread(values: list[float]) -> str:
 def comparison_markdown(runs: Sequence[RunSummary]) -> str:
     """One row per group: pass@1 before/after (mean ± sd over seeds), the change, step time and its split."""
     header = ["run", "seeds", "steps", "pass@1 before (%)", "pass@1 after (%)", "change (points)",
-              "s/step", *(f"{name} share" for name in TIME_SHARES)]
+              "proxy up, gold down", "s/step", *(f"{name} share" for name in TIME_SHARES)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for group, members in _groups(runs).items():
         deltas = [100 * (r.pass1_end - r.pass1_start) for r in members]
@@ -93,9 +118,17 @@ def comparison_markdown(runs: Sequence[RunSummary]) -> str:
         lines.append("| " + " | ".join([
             group, str(len(members)), str(members[0].steps), _spread([r.pass1_start for r in members]),
             _spread([r.pass1_end for r in members]), f"{statistics.fmean(deltas):+.1f} (per seed: "
-            + ", ".join(f"{d:+.1f}" for d in deltas) + ")", f"{_mean([r.step_seconds for r in members]):.2f}",
+            + ", ".join(f"{d:+.1f}" for d in deltas) + ")", _flagged(members),
+            f"{_mean([r.step_seconds for r in members]):.2f}",
             *shares]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _flagged(members: Sequence[RunSummary]) -> str:
+    flags = [overoptimized(r) for r in members]
+    if all(f is None for f in flags):
+        return "n/a (no PRM term)"
+    return f"{sum(bool(f) for f in flags)} of {len(flags)} seeds"
 
 
 def _smooth(values: list[float], window: int = 10) -> list[float]:
@@ -111,16 +144,27 @@ def _plot(runs: Sequence[RunSummary], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for group, members in _groups(runs).items():
-        for axis, attribute in zip(axes, ("accuracy", "reward"), strict=True):
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4))
+    for index, (group, members) in enumerate(_groups(runs).items()):
+        means = {}
+        for attribute in ("accuracy", "reward", "kl", "proxy"):
             length = min(len(getattr(r, attribute)) for r in members)
-            mean = [_mean([getattr(r, attribute)[i] for r in members]) for i in range(length)]
-            axis.plot(range(1, length + 1), _smooth(mean), label=f"{group} ({len(members)} seeds)")
-    for axis, title in zip(axes, ("batch accuracy (answer check)", "training reward"), strict=True):
+            means[attribute] = _smooth([_mean([getattr(r, attribute)[i] for r in members]) for i in range(length)])
+        label, color = f"{group} ({len(members)} seeds)", f"C{index % 10}"
+        for axis, attribute in zip(axes[:2], ("accuracy", "reward"), strict=True):
+            axis.plot(range(1, len(means[attribute]) + 1), means[attribute], label=label, color=color)
+        root_kl = [math.sqrt(max(v, 0.0)) if not math.isnan(v) else math.nan for v in means["kl"]]
+        axes[2].plot(root_kl, means["accuracy"], color=color, label=f"{group}: gold (accuracy)")
+        if not all(math.isnan(v) for v in means["proxy"]):
+            axes[2].plot(root_kl, means["proxy"], color=color, linestyle="--", label=f"{group}: proxy (PRM)")
+    for axis, title in zip(axes[:2], ("batch accuracy (answer check)", "training reward"), strict=True):
         axis.set_xlabel("GRPO step")
         axis.set_title(f"{title}, 10-step moving average")
         axis.grid(alpha=0.3)
+    axes[2].set_xlabel("sqrt(KL to the initial policy)")
+    axes[2].set_title("gold and proxy reward vs sqrt(KL)")
+    axes[2].grid(alpha=0.3)
+    axes[2].legend(fontsize=7)
     axes[0].legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)

@@ -66,6 +66,11 @@ class GRPOConfig:
     clip_eps_high: float | None = field(default=None, metadata={"help": "upper clip range (default: clip_eps)"})
     beta: float = field(default=0.0, metadata={"help": "k3 KL penalty to the initial policy (0: off, no "
                                                        "reference model kept)"})
+    kl_monitor: bool = field(default=True, metadata={
+        "help": "measure KL to the initial policy every step even without --beta (one more forward of the "
+                "reference; a full copy of the model unless --lora) for the overoptimization monitor"})
+    monitor_window: int = field(default=10, metadata={
+        "help": "steps compared by the overoptimization monitor (proxy PRM reward up while accuracy goes down)"})
     lora: bool = field(default=False, metadata={"help": "train LoRA adapters (peft) instead of all weights"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
@@ -91,7 +96,7 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         for name in ("group_size", "prompts_per_step", "max_steps", "mu", "micro_batch", "max_new_tokens",
-                     "checkpoint_steps"):
+                     "checkpoint_steps", "monitor_window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.beta < 0:

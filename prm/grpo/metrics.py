@@ -59,6 +59,12 @@ class MetricsWriter:
         return wandb.init(project="prm-grpo", name=config.run_name, id=run_id, resume="allow", config=asdict(config),
                           dir=str(out_dir))
 
+    def lines(self) -> list[dict[str, Any]]:
+        """The steps already written (after a resume: those up to the checkpoint)."""
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
     def write(self, step: int, metrics: dict[str, Any]) -> None:
         record = {"step": step, **{key: clean(value) for key, value in metrics.items()}}
         with self.path.open("a", encoding="utf-8") as handle:

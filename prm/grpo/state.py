@@ -45,8 +45,9 @@ def _lora(model: Any, config: GRPOConfig, adapter: Path | None) -> Any:
 
 
 def load_models(config: GRPOConfig, checkpoint: Path | None) -> tuple[Any, Any, Any]:
-    """Policy, tokenizer and reference model (None when ``beta`` is 0; with LoRA the adapters are disabled
-    instead). The policy comes from ``checkpoint`` when resuming; the reference is always the initial policy."""
+    """Policy, tokenizer and reference model (None when neither ``beta`` nor ``kl_monitor`` needs one; with
+    LoRA the adapters are disabled instead). The policy comes from ``checkpoint`` when resuming; the reference
+    is always the initial policy."""
     device = resolve_device(config.device)
     if config.lora:
         base, tokenizer = load_lm(config.model)
@@ -55,7 +56,7 @@ def load_models(config: GRPOConfig, checkpoint: Path | None) -> tuple[Any, Any, 
     model, tokenizer = load_lm(str(checkpoint) if checkpoint is not None else config.model)
     model.to(device)
     reference = None
-    if config.beta > 0:
+    if config.beta > 0 or config.kl_monitor:
         reference, _ = load_lm(config.model)
         reference.to(device).eval().requires_grad_(False)
     return model, tokenizer, reference

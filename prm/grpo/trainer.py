@@ -28,6 +28,7 @@ from prm.grpo.config import GRPOConfig
 from prm.grpo.generator import Generator
 from prm.grpo.loss import BatchNorm, completion_log_probs, policy_loss
 from prm.grpo.metrics import MetricsWriter
+from prm.grpo.monitor import OveroptimizationMonitor
 from prm.grpo.rollout import generate_rollout, rollout_tensors, score_rollout
 from prm.grpo.state import (
     batch_problems,
@@ -107,7 +108,7 @@ def update_policy(model: Any, reference: Any, optimizer: torch.optim.Optimizer, 
     norm = BatchNorm(n, int(mask.sum()), config.max_new_tokens)
     old = _fixed_log_probs(model, tensors, config) if config.mu > 1 else None
     ref = None
-    if config.beta > 0:
+    if config.beta > 0 or config.kl_monitor:  # the KL is measured either way; beta decides if it is penalised
         ref = _fixed_log_probs(model, tensors, config, adapters_off=True) if config.lora else \
             _fixed_log_probs(reference, tensors, config)
     model.train()
@@ -206,6 +207,8 @@ def _train(config: GRPOConfig) -> GRPOResult:
     context, state = _setup(config, out_dir)
     model, tokenizer, optimizer = context["model"], context["tokenizer"], context["optimizer"]
     writer = MetricsWriter(out_dir, config, state.step)
+    monitor = OveroptimizationMonitor(config.monitor_window)
+    monitor.replay(writer.lines())
     result = GRPOResult(out_dir, state, model, tokenizer)
     result.eval_start = _evaluate(model, tokenizer, context["held_out"], config, out_dir / "eval_start.json")
     generator = Generator(config.backend, model, tokenizer, config.model, out_dir, config.seed, config.device,
@@ -218,6 +221,7 @@ def _train(config: GRPOConfig) -> GRPOResult:
         while state.step < config.max_steps:
             result.last_metrics = _step(context, state, config)
             state.step += 1
+            result.last_metrics.update(monitor.update(result.last_metrics, state.step))
             state.elapsed_s = time.perf_counter() - clock
             state.last_loss = result.last_metrics["loss"]
             writer.write(state.step, result.last_metrics)

@@ -13,7 +13,8 @@ A hub id is resolved to a local snapshot of its config files first (:func:`confi
 - ``prm_math_likelihood``: ``prm train --head likelihood`` (a frozen causal LM + ``likelihood_head.json``);
 - ``prm_math``: ``prm train --head two_class|scalar`` (a token-classification model + ``prm_config.json``);
 - the published formats of :mod:`prm.model.published` (``PUBLISHED``), each module imported only when tried;
-- ``step_checker``: built in, no checkpoint (``--prm step_checker``, :mod:`prm.model.step_checker`).
+- ``step_checker``: built in, no checkpoint (``--prm step_checker``, :mod:`prm.model.step_checker`);
+- ``ensemble``: built in, several PRMs combined per step (``--prm ensemble``, :mod:`prm.model.ensemble`).
 
 Adding a format is one entry here plus its loader function (or one module under ``prm/model/published/``
 and its name in ``PUBLISHED``). The project's own formats check ``format_version``: a folder written by a
@@ -83,6 +84,12 @@ def _load_step_checker(path: Any, **options: Any) -> Scorer:
     return load(path, **options)
 
 
+def _load_ensemble(path: Any, **options: Any) -> Scorer:
+    from prm.model.ensemble import load
+
+    return load(load_scorer, **options)
+
+
 def _published(module: str, backends: tuple[str, ...]) -> ScorerFormat:
     """A format of :mod:`prm.model.published`: its module is imported the first time it is tried."""
     def load_module() -> Any:
@@ -113,9 +120,12 @@ SCORER_FORMATS: dict[str, ScorerFormat] = {
     "step_checker": ScorerFormat(lambda folder: False, _load_step_checker,
                                  "built in, no checkpoint (--prm step_checker): 0 for a step with a false "
                                  "arithmetic claim (verifiers.check_steps), else 1"),
+    "ensemble": ScorerFormat(lambda folder: False, _load_ensemble,
+                             "built in (--prm ensemble --prm-options members=A+B,aggregate=mean|min|"
+                             "mean_minus_std,k=1): several PRMs' step scores combined", ("hf", "vllm")),
 }
 # scorers without a checkpoint, named by ``--prm`` itself (``--prm step_checker``); never detected
-BUILTIN_SCORERS = ("step_checker",)
+BUILTIN_SCORERS = ("step_checker", "ensemble")
 
 
 def detect_format(spec: str | Path) -> str:

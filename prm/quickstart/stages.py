@@ -169,7 +169,8 @@ def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, 
                  outcome: bool) -> Stage:
     argv = ["train", "--head", config.prm_head, "--data", str(paths.train_exact), "--eval-data",
             str(paths.test_exact), "--eval-limit", "1000", "--model", verifier, "--out-dir", str(out),
-            "--threads", str(config.threads), "--batch-size", "16", "--seed", str(config.seed)]
+            "--threads", str(config.threads), "--batch-size", "16", "--seed", str(config.seed),
+            "--eval-problems", "none"]  # generated problems: no MATH-500 check (and no hub try on an offline machine)
     if config.prm_head != "likelihood":
         argv += ["--max-steps", str(config.rm_steps), "--lr", "1e-3"]
         argv += ["--minutes", str(config.rm_minutes)] if config.rm_minutes > 0 else []

@@ -18,6 +18,12 @@ class TrainConfig:
     model: str = shared("model", "runs/policy-default", "the backbone the reward model starts from (any HF causal LM)")
     out_dir: str | None = shared("out_dir", detail="the reward model (prm.model.load_scorer reads it), checkpoints/",
                                  required=True)
+    phase: Literal["1", "2", "both"] = field(default="both", metadata={
+        "help": "PRM800K phase(s) of --data: a folder's phase{1,2}_train.jsonl by name, else each row's generation "
+                "(null: phase 1); a phase asked for but absent is an error (data.prm800k)"})
+    eval_problems: str = field(default="math500", metadata={
+        "help": "evaluation problems to check the training problems against (a warning names overlaps; "
+                "data.decontaminate): built-in name, file or hub id; none: no check"})
     eval_data: str | None = field(default=None, metadata={"help": "held-out stepwise rows (default: split off "
                                                                   "--eval-fraction of --data by problem)"})
     eval_fraction: float = field(default=0.05, metadata={"help": "share of problems held out for evaluation"})

@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from data.decontaminate import check_overlaps, stepwise_problems
+from data.prm800k import load_stepwise_phased
 from data.records import StepwiseRow
 from data.stepwise import load_stepwise
 from prm.model.tags import IGNORE_INDEX, TaggedSequence, encode_solution, is_complete, outcome_labels
@@ -132,7 +134,11 @@ class PRMCollator:
 
 
 def load_training_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
-    rows = load_stepwise(config.data)
+    """(train, eval) rows: ``--data`` (PRM800K by ``--phase``), checked against ``--eval-problems``, then split."""
+    if not config.data:
+        raise ValueError("--data is required: the stepwise rows to train on")
+    rows = load_stepwise_phased(config.data, config.phase)
+    check_overlaps(stepwise_problems(rows, f"{config.data} row"), config.eval_problems)
     if config.eval_data:
         train, held_out = rows, load_stepwise(config.eval_data)
     elif config.eval_fraction > 0:
