@@ -111,3 +111,28 @@ def test_bad_shapes_are_refused() -> None:
         process_advantages(torch.zeros(2, 1), torch.tensor([[3], [0]]), 2, 3)
     with pytest.raises(ValueError, match="differ"):
         process_advantages(torch.zeros(2, 2), torch.zeros(2, 1, dtype=torch.long), 2, 3)
+
+
+def test_min_form_credit_by_hand() -> None:
+    from prm.grpo.advantages import min_form_advantages
+
+    rewards = torch.tensor([[0.9, 0.2, 0.8], [0.9, 0.9, float("nan")]])
+    ends = torch.tensor([[1, 3, 5], [2, 4, -1]])
+    # returns: row 0 min from each step on [0.2, 0.2, 0.8], row 1 [0.9, 0.9]; group mean 0.6
+    got = min_form_advantages(rewards, ends, 2, 7, scale_std=False)
+    expected = torch.tensor([[-0.4, -0.4, -0.4, -0.4, 0.2, 0.2, 0.0], [0.3, 0.3, 0.3, 0.3, 0.3, 0.0, 0.0]])
+    assert torch.allclose(got, expected, atol=1e-6)
+    scaled = min_form_advantages(rewards, ends, 2, 7)
+    assert torch.allclose(scaled, expected / (torch.tensor([0.2, 0.2, 0.8, 0.9, 0.9]).std() + 1e-4), atol=1e-5)
+
+
+def test_min_form_gives_no_credit_for_extra_good_steps() -> None:
+    from prm.grpo.advantages import min_form_advantages, process_advantages
+
+    # completion 1 is completion 0 plus two more good-looking steps: the sum form pays the padding
+    rewards = torch.tensor([[0.6, 0.5, float("nan"), float("nan")], [0.6, 0.5, 0.9, 0.9]])
+    ends = torch.tensor([[1, 3, -1, -1], [1, 3, 5, 7]])
+    summed = process_advantages(rewards, ends, 2, 8, scale_std=False)
+    assert summed[1, 0] > summed[0, 0]  # more steps, more credit on the first token
+    least = min_form_advantages(rewards, ends, 2, 8, scale_std=False)
+    assert torch.allclose(least[1, :4], least[0, :4])  # the same worst step to come: the same credit

@@ -201,3 +201,30 @@ def test_the_vllm_engine_gets_a_bounded_gpu_share(share: float) -> None:
     assert GRPOConfig(out_dir="o").vllm_gpu_memory_utilization == 0.3
     with pytest.raises(ValueError, match="vllm_gpu_memory_utilization must be in \\(0, 1\\)"):
         GRPOConfig(out_dir="o", vllm_gpu_memory_utilization=share)
+
+
+def test_process_clip_and_min_credit_in_the_rollout(policy: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    texts = ["add 1 2\n\nget 3", "add 1 2\n\nget 3"]
+    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
+    problem = Problem(id="p", problem="1+2", answer="3", source="test")
+    scores = iter([[0.7, 1.0], [0.7, 0.9]])
+
+    def prm_like(prompts: list, completions: list, **columns: object) -> list:
+        return [next(scores) for _ in completions]
+
+    def advantages(**options: object) -> torch.Tensor:
+        nonlocal scores
+        scores = iter([[0.7, 1.0], [0.7, 0.9]])
+        rollout = Rollout([problem] * 2, [[5]] * 2, ids, texts, ["stop"] * 2, group_size=2)
+        score_rollout(rollout, [BuiltReward(RewardTerm("prm_process", 1.0), "process", prm_like)], tokenizer,
+                      **options)
+        return rollout.advantages
+
+    plain = advantages()
+    assert plain[0, -1] > plain[1, -1] and plain[0, 0] > plain[1, 0]  # 1.0 beats 0.9, on the first step too
+    capped = advantages(process_clip=0.8)
+    assert torch.allclose(capped[0], capped[1])  # both become [0.7, 0.8]: nothing tells them apart
+    least = advantages(process_credit="min")
+    assert least[0, 0] == pytest.approx(float(least[1, 0]))  # the first step: its worst to come (0.7) decides
+    assert least[0, -1] > least[1, -1]

@@ -61,6 +61,8 @@ def test_combine_weights_and_skips() -> None:
     values = {"answer": [1.0, 0.0, None, 1.0], "prm_outcome": [0.5, 0.25, 0.5, math.nan]}
     assert combine(values, {"answer": 1.0, "prm_outcome": 2.0}) == [2.0, 0.5, None, None]
     assert combine({}, {}) == []
+    assert combine(values, {"answer": 1.0, "prm_outcome": 0.0}) == [1.0, 0.0, None, 1.0]  # weight 0: watched only
+    assert combine({"answer": [1.0, None]}, {"answer": 0.0}) == [0.0, 0.0]
 
 
 @pytest.mark.parametrize(("scores", "how", "expected"), [

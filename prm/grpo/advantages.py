@@ -10,6 +10,11 @@ prompt), ``T`` completion tokens (right-padded), ``S`` steps per completion (pad
   ``r~ = (r - mean(R)) / std(R)``, and token ``t`` gets ``A_{i,t} = sum_{j: index(j) >= t} r~_i^(j)``
   (a reverse cumulative sum over step ends). With one step per completion, ending at its last token,
   this is outcome GRPO.
+- Min-form process credit (PURE, Cheng et al. 2025, arXiv:2504.15275, which found the summed form lets a
+  policy farm step rewards): a step's return is the minimum reward from it to the end,
+  ``m_i^(j) = min_{k >= j} r_i^(k)``; the group's returns are normalised together as above and token ``t``
+  gets the normalised return of the step it belongs to (the first step ending at or after it). A completion
+  is then only as good as its worst step to come, and adding steps never adds credit.
 
 A NaN reward means "no reward" (the reward source could not judge): it is left out of its group's
 mean and standard deviation and its completion (or step) contributes advantage 0. The standard
@@ -25,8 +30,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["group_stats", "outcome_advantages", "token_advantages", "process_advantages", "zero_variance_groups",
-           "EPS"]
+__all__ = ["CREDIT", "EPS", "group_stats", "min_form_advantages", "outcome_advantages", "process_advantages",
+           "token_advantages", "zero_variance_groups"]
 
 EPS = 1e-4
 
@@ -101,6 +106,42 @@ def process_advantages(step_rewards: torch.Tensor, step_ends: torch.Tensor, grou
     columns = torch.where(valid, step_ends, torch.full_like(step_ends, num_tokens))
     at_end.scatter_add_(1, columns, normalised)
     return at_end[:, :num_tokens].flip(1).cumsum(1).flip(1)
+
+
+def _suffix_min(rewards: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """[N, S]: the minimum of each row's valid rewards from step j on (+inf where none is left)."""
+    filled = torch.where(valid, rewards, torch.full_like(rewards, float("inf")))
+    return torch.flip(torch.cummin(torch.flip(filled, [1]), dim=1).values, [1])
+
+
+def min_form_advantages(step_rewards: torch.Tensor, step_ends: torch.Tensor, group_size: int, num_tokens: int,
+                        scale_std: bool = True, eps: float = EPS) -> torch.Tensor:
+    """Token advantages from min-form step returns (PURE); same inputs and output as
+    :func:`process_advantages`. A step without a reward takes the return of the steps after it."""
+    n, steps = step_rewards.shape
+    groups = _check_groups(n, group_size)
+    if step_ends.shape != step_rewards.shape:
+        raise ValueError(f"step_ends {tuple(step_ends.shape)} and step_rewards {tuple(step_rewards.shape)} differ")
+    if bool((step_ends >= num_tokens).any()):
+        raise ValueError(f"a step end index is beyond the {num_tokens} completion tokens")
+    rewards = step_rewards.to(torch.float32)
+    real = step_ends >= 0
+    valid = ~torch.isnan(rewards) & real
+    returns = _suffix_min(rewards, valid)
+    judged = real & torch.isfinite(returns)
+    mean, std = group_stats(returns.reshape(groups, group_size * steps), valid.reshape(groups, group_size * steps))
+    centred = returns - mean.repeat_interleave(group_size, 0)
+    normalised = centred / (std.repeat_interleave(group_size, 0) + eps) if scale_std else centred
+    normalised = torch.where(judged, normalised, torch.zeros_like(normalised))
+    # token t belongs to the first step whose end is >= t (padding steps end "after" every token)
+    ends = torch.where(real, step_ends, torch.full_like(step_ends, num_tokens)).contiguous()
+    tokens = torch.arange(num_tokens, device=ends.device).expand(n, num_tokens).contiguous()
+    owner = torch.searchsorted(ends, tokens)
+    padded = torch.cat([normalised, torch.zeros(n, 1, device=normalised.device)], dim=1)
+    return padded.gather(1, owner.clamp(max=steps))
+
+
+CREDIT = {"sum": process_advantages, "min": min_form_advantages}  # --process-credit
 
 
 def zero_variance_groups(advantages: torch.Tensor, group_size: int, atol: float = 1e-8) -> int:

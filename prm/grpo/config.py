@@ -66,6 +66,11 @@ class GRPOConfig:
     clip_eps_high: float | None = field(default=None, metadata={"help": "upper clip range (default: clip_eps)"})
     beta: float = field(default=0.0, metadata={"help": "k3 KL penalty to the initial policy (0: off, no "
                                                        "reference model kept)"})
+    process_credit: Literal["sum", "min"] = field(default="sum", metadata={
+        "help": "process rewards to token advantages: sum (DeepSeekMath: the normalised step rewards from the "
+                "token's step on, summed) or min (PURE: the minimum step reward from the token's step on)"})
+    process_clip: float | None = field(default=None, metadata={
+        "help": "cap PRM step rewards at this value before credit (steps above it count as equally good)"})
     kl_monitor: bool = field(default=True, metadata={
         "help": "measure KL to the initial policy every step even without --beta (one more forward of the "
                 "reference; a full copy of the model unless --lora) for the overoptimization monitor"})

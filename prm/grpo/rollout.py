@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from data.records import Problem
-from prm.grpo.advantages import outcome_advantages, process_advantages, token_advantages, zero_variance_groups
+from prm.grpo.advantages import CREDIT, outcome_advantages, token_advantages, zero_variance_groups
 from prm.grpo.step_spans import step_end_token_indices
 from prm.prompts import build_prompt
 from prm.rewards import BuiltReward, combine
@@ -106,11 +106,13 @@ def _nan_stats(values: Sequence[float]) -> tuple[float, float]:
 
 
 def score_rollout(rollout: Rollout, rewards: Sequence[BuiltReward], tokenizer: Any, scale_std: bool = True,
-                  system_prompt: str | None = None) -> None:
+                  system_prompt: str | None = None, process_credit: str = "sum",
+                  process_clip: float | None = None) -> None:
     """Compute every reward, the combined token advantages and reward metrics, in place.
 
     Outcome rewards are combined by :func:`prm.rewards.combine` (weighted sum; skipped where any is skipped);
-    a process reward's step scores become process advantages, added at its weight.
+    a process reward's step scores (capped at ``process_clip`` when given) become process advantages by
+    ``process_credit`` (:data:`prm.grpo.advantages.CREDIT`: ``sum`` or ``min``), added at its weight.
     """
     prompts = [build_prompt(p.problem, tokenizer, system_prompt) for p in rollout.problems]
     columns = {"problem": [p.problem for p in rollout.problems], "answer": [p.answer for p in rollout.problems],
@@ -128,8 +130,10 @@ def score_rollout(rollout: Rollout, rewards: Sequence[BuiltReward], tokenizer: A
         step_rewards, step_ends, misaligned = _step_tensors(rollout, values, tokenizer)
         rollout.rewards[reward.name] = [_nan_stats(row.tolist())[0] for row in step_rewards]  # per-completion mean
         rollout.metrics[f"reward/{reward.name}/misaligned"] = misaligned
-        total = reward.weight * process_advantages(step_rewards, step_ends, rollout.group_size, mask.shape[1],
-                                                   scale_std)
+        if process_clip is not None:  # every step at or above the cap counts as equally good
+            step_rewards = torch.where(torch.isnan(step_rewards), step_rewards, step_rewards.clamp(max=process_clip))
+        process = CREDIT[process_credit](step_rewards, step_ends, rollout.group_size, mask.shape[1], scale_std)
+        total = reward.weight * process if total is None else total + reward.weight * process
     if outcomes:
         combined = combine(outcomes, {r.name: r.weight for r in rewards})
         outcome = torch.tensor(_as_float(combined), dtype=torch.float32)

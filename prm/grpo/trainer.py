@@ -161,7 +161,8 @@ def _step(context: dict[str, Any], state: TrainState, config: GRPOConfig) -> dic
     generate = functools.partial(generator.generate, step=state.step)
     rollout = generate_rollout(generate, tokenizer, batch, config.group_size, params, config.system_prompt)
     generated = time.perf_counter()
-    score_rollout(rollout, context["rewards"], tokenizer, config.scale_std, config.system_prompt)
+    score_rollout(rollout, context["rewards"], tokenizer, config.scale_std, config.system_prompt,
+                  config.process_credit, config.process_clip)
     scored = time.perf_counter()
     stats = update_policy(model, context["reference"], context["optimizer"],
                           rollout_tensors(rollout, tokenizer.pad_token_id), config)

@@ -39,7 +39,7 @@ from prm.prompts import PLAIN_TEMPLATE
 from prm.runtime import device_map_for, inference_dtype, resolve_device
 
 __all__ = ["FEATURES", "HEAD_FILE", "LikelihoodHead", "LikelihoodScorer", "StepFeaturizer", "fit_head",
-           "is_likelihood_prm"]
+           "is_likelihood_prm", "standardise"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,18 +96,26 @@ class LikelihoodHead:
         warn_if_prompt_changed(tokenizer, self.prompt_template)
 
 
+def standardise(vectors: Sequence[Sequence[float]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(standardised vectors, mean, scale) of feature vectors, as the head stores them."""
+    x = torch.tensor(vectors, dtype=torch.float64)
+    mean, scale = x.mean(0), x.std(0, unbiased=False).clamp(min=1e-6)
+    return (x - mean) / scale, mean, scale
+
+
 def fit_head(vectors: Sequence[Sequence[float]], labels: Sequence[float], l2: float = 1e-3,
-             **meta: Any) -> LikelihoodHead:
-    """Logistic regression of ``labels`` (in [0, 1], soft allowed) on standardised ``vectors`` (L-BFGS, L2)."""
+             fixed_weights: Sequence[float] | None = None, **meta: Any) -> LikelihoodHead:
+    """Logistic regression of ``labels`` (in [0, 1], soft allowed) on standardised ``vectors`` (L-BFGS, L2);
+    with ``fixed_weights`` (a pairwise fit's) only the bias is fitted."""
     if not vectors:
         raise ValueError("no labelled step to fit the likelihood head on")
-    x = torch.tensor(vectors, dtype=torch.float64)
+    z, mean, scale = standardise(vectors)
     y = torch.tensor(labels, dtype=torch.float64)
-    mean, scale = x.mean(0), x.std(0, unbiased=False).clamp(min=1e-6)
-    z = (x - mean) / scale
-    weights = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    fixed = fixed_weights is not None
+    weights = torch.tensor(list(fixed_weights), dtype=torch.float64) if fixed else \
+        torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weights, bias], max_iter=500, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([bias] if fixed else [weights, bias], max_iter=500, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()

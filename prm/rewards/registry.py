@@ -130,8 +130,11 @@ def build_rewards(spec: str | Sequence[RewardTerm], context: RewardContext) -> l
 
 
 def combine(values: Mapping[str, Sequence[float | None]], weights: Mapping[str, float]) -> list[float | None]:
-    """Per completion, the weighted sum of outcome rewards; None (skipped) where any term is None or NaN."""
-    columns = [(weights[name], column) for name, column in values.items()]
+    """Per completion, the weighted sum of outcome rewards; None (skipped) where any term is None or NaN.
+    A term of weight 0 is logged, not combined (``prm_outcome:0`` watches a PRM without training on it)."""
+    columns = [(weights[name], column) for name, column in values.items() if weights[name] != 0]
+    if not columns and values:  # every term weighs 0: nothing to train on, every completion counts 0
+        return [0.0] * len(next(iter(values.values())))
     count = len(columns[0][1]) if columns else 0
     out: list[float | None] = []
     for i in range(count):

@@ -133,14 +133,25 @@ class PRMCollator:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def _rows(spec: str, config: TrainConfig, phased: bool = True) -> list[StepwiseRow]:
+    """Stepwise rows of ``spec``; TRL preference rows (chosen/rejected) become outcome pairs (prm.train.pairs)."""
+    from prm.train.pairs import is_preference_file, preference_rows
+
+    if is_preference_file(spec):
+        if not config.outcome:
+            raise ValueError(f"{spec}: preference rows (chosen/rejected) train an outcome RM: add --outcome")
+        return preference_rows(spec, config.segmentation)
+    return load_stepwise_phased(spec, config.phase) if phased else load_stepwise(spec)
+
+
 def load_training_rows(config: TrainConfig) -> tuple[list[StepwiseRow], list[StepwiseRow]]:
     """(train, eval) rows: ``--data`` (PRM800K by ``--phase``), checked against ``--eval-problems``, then split."""
     if not config.data:
         raise ValueError("--data is required: the stepwise rows to train on")
-    rows = load_stepwise_phased(config.data, config.phase)
+    rows = _rows(config.data, config)
     check_overlaps(stepwise_problems(rows, f"{config.data} row"), config.eval_problems)
     if config.eval_data:
-        train, held_out = rows, load_stepwise(config.eval_data)
+        train, held_out = rows, _rows(config.eval_data, config, phased=False)
     elif config.eval_fraction > 0:
         train, held_out = split_rows(rows, config.eval_fraction, config.seed)
     else:

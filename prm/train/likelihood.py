@@ -27,13 +27,14 @@ import torch
 from data.journal import RowJournal, discard
 from data.records import StepwiseRow
 from prm.lm import load_lm, save_tokenizer_portable
-from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head
+from prm.model.likelihood import LikelihoodHead, StepFeaturizer, fit_head, standardise
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 from prm.runtime import dtype_name, inference_dtype, resolve_device, stage_record, torch_threads
 from prm.train.args import peak_memory_mb
 from prm.train.config import TrainConfig
 from prm.train.data import load_training_rows, row_labels
 from prm.train.metrics import step_metrics
+from prm.train.pairs import Pair, fit_pairwise, outcome_pairs, pair_accuracy, step_pairs
 from prm.train.result import TrainResult, write_train_metrics
 
 __all__ = ["train_likelihood_prm"]
@@ -103,6 +104,44 @@ def _evaluate(head: LikelihoodHead, held_out: list[tuple[list[list[float]], list
     return {f"eval_{name}": value for name, value in metrics.items()}
 
 
+def _pairs(rows: list[StepwiseRow], vectors: list[list[list[float]]], outcome: bool) -> list[Pair]:
+    def usable(index: int) -> int:
+        return len(vectors[index])
+
+    if outcome:
+        return outcome_pairs(rows, lambda row: next((y for y in reversed(row_labels(row, True)) if y is not None),
+                                                    None), usable)
+    return step_pairs(rows, usable)
+
+
+def _pairwise_head(config: TrainConfig, tokenizer: Any, rows: list[StepwiseRow], vectors: list[list[list[float]]],
+                   flat: list[list[float]], labels: list[float]) -> LikelihoodHead:
+    """Bradley-Terry weights on the training pairs, then the bias alone on the labels."""
+    pairs = _pairs(rows, vectors, config.outcome)
+    _, mean, scale = standardise(flat)
+
+    def z(side: tuple[int, int]) -> list[float]:
+        return vectors[side[0]][side[1]]
+
+    chosen = (torch.tensor([z(a) for a, _ in pairs], dtype=torch.float64) - mean) / scale
+    rejected = (torch.tensor([z(b) for _, b in pairs], dtype=torch.float64) - mean) / scale
+    weights = fit_pairwise(chosen.reshape(len(pairs), -1), rejected.reshape(len(pairs), -1))
+    logger.info("pairwise head: %d training pairs", len(pairs))
+    return fit_head(flat, labels, fixed_weights=weights.tolist(), **_head_meta(config, tokenizer))
+
+
+def _pair_metrics(head: LikelihoodHead, rows: list[StepwiseRow], vectors: list[list[list[float]]], outcome: bool
+                  ) -> dict[str, float]:
+    """Held-out pair accuracy (outcome: the within-problem AUC of correct against wrong solutions)."""
+    pairs = _pairs(rows, vectors, outcome)
+    score = {}
+    for (a, b) in pairs:
+        for side in (a, b):
+            if side not in score:
+                score[side] = head.probabilities([vectors[side[0]][side[1]]])[0]
+    return {"eval_pair_accuracy": pair_accuracy(score.__getitem__, pairs), "eval_pairs": float(len(pairs))}
+
+
 def train_likelihood_prm(config: TrainConfig) -> TrainResult:
     """Fit, evaluate and save a likelihood PRM (or outcome RM) as the module docstring describes."""
     if config.lora:
@@ -122,10 +161,14 @@ def train_likelihood_prm(config: TrainConfig) -> TrainResult:
     if not vectors:
         raise ValueError(f"{config.data}: no training row (of {len(train_rows)} loaded) has a labelled step that "
                          f"fits in --max-length {config.max_length}")
-    head = fit_head(vectors, labels, **_head_meta(config, tokenizer))
-    logger.info("likelihood head on %d labelled steps of %d rows: weights %s, bias %.3f", len(vectors),
-                len(train), [round(w, 3) for w in head.weights], head.bias)
-    metrics = _evaluate(head, held_out) if held_out else {}
+    if config.objective == "pairwise":
+        head = _pairwise_head(config, tokenizer, train_rows, train_vectors, vectors, labels)
+    else:
+        head = fit_head(vectors, labels, **_head_meta(config, tokenizer))
+    logger.info("likelihood head (%s) on %d labelled steps of %d rows: weights %s, bias %.3f", config.objective,
+                len(vectors), len(train), [round(w, 3) for w in head.weights], head.bias)
+    metrics = {**_evaluate(head, held_out), **_pair_metrics(head, eval_rows, eval_vectors, config.outcome)} \
+        if held_out else {}
     out = Path(config.out_dir or "")
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
