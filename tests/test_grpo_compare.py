@@ -32,11 +32,11 @@ def test_seeds_of_one_reward_are_averaged(tmp_path: Path) -> None:
     assert [r.group for r in runs] == ["answer", "answer", "prm_outcome", "prm_outcome"]
     table = comparison_markdown(runs).splitlines()
     assert table[2].startswith("| answer | 2 | 2 | 30.0 ± 0.0 | 38.0 ± 2.8 | +8.0 (per seed: +10.0, +6.0) | "
-                               "n/a (no PRM term) | 2.00 |")
+                               "[-17.4, +33.4] | n/a (no PRM term) | 2.00 |")
     assert "| 40% | 10% | 50% | 0% |" in table[2]
     # seed 0: proxy 0.5 -> 0.9 while accuracy 0.3 -> 0.1 (the monitor's rule); seed 1: both rise
     assert table[3].startswith("| prm_outcome | 2 | 2 | 30.0 ± 0.0 | 30.0 ± 7.1 | +0.0 (per seed: -5.0, +5.0) | "
-                               "1 of 2 seeds |")
+                               "[-63.5, +63.5] | 1 of 2 seeds |")
 
 
 def test_command_writes_table_and_plot(tmp_path: Path) -> None:

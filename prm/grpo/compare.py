@@ -102,6 +102,19 @@ def _groups(runs: Sequence[RunSummary]) -> dict[str, list[RunSummary]]:
     return groups
 
 
+# two-sided 95% Student t quantiles by degrees of freedom (seeds - 1); 1.96 beyond the table
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+
+def _ci(values: list[float]) -> str:
+    """The 95% t-interval of the mean over seeds (n/a with one seed)."""
+    if len(values) < 2:
+        return "n/a"
+    half = _T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    mean = statistics.fmean(values)
+    return f"[{mean - half:+.1f}, {mean + half:+.1f}]"
+
+
 def _spread(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{100 * statistics.fmean(values):.1f} ± {100 * sd:.1f}"
@@ -110,7 +123,7 @@ def _spread(values: list[float]) -> str:
 def comparison_markdown(runs: Sequence[RunSummary]) -> str:
     """One row per group: pass@1 before/after (mean ± sd over seeds), the change, step time and its split."""
     header = ["run", "seeds", "steps", "pass@1 before (%)", "pass@1 after (%)", "change (points)",
-              "proxy up, gold down", "s/step", *(f"{name} share" for name in TIME_SHARES)]
+              "change 95% CI", "proxy up, gold down", "s/step", *(f"{name} share" for name in TIME_SHARES)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for group, members in _groups(runs).items():
         deltas = [100 * (r.pass1_end - r.pass1_start) for r in members]
@@ -118,7 +131,7 @@ def comparison_markdown(runs: Sequence[RunSummary]) -> str:
         lines.append("| " + " | ".join([
             group, str(len(members)), str(members[0].steps), _spread([r.pass1_start for r in members]),
             _spread([r.pass1_end for r in members]), f"{statistics.fmean(deltas):+.1f} (per seed: "
-            + ", ".join(f"{d:+.1f}" for d in deltas) + ")", _flagged(members),
+            + ", ".join(f"{d:+.1f}" for d in deltas) + ")", _ci(deltas), _flagged(members),
             f"{_mean([r.step_seconds for r in members]):.2f}",
             *shares]) + " |")
     return "\n".join(lines) + "\n"
