@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.report import pct, pyplot, save_figure
+
 __all__ = ["PUBLISHED", "Entry", "Published", "Run", "collect", "leaderboard_markdown", "plot_ranking", "ranking"]
 
 logger = logging.getLogger(__name__)
@@ -77,8 +79,8 @@ def collect(root: str | Path) -> list[Run]:
     return runs
 
 
-def _pct(value: Any) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+def _pct(value: float | None) -> str:
+    return pct(math.nan if value is None else value)
 
 
 def _link(run: Run, root: Path, file: str) -> str:
@@ -119,8 +121,6 @@ def _ranked_table(entries: Sequence[Entry], root: Path, report: str) -> list[str
 
 def plot_ranking(entries: Sequence[Entry], title: str, path: Path) -> Path:
     """Horizontal bars, best on top: the user's runs in blue, published numbers in grey."""
-    from eval.report import pyplot, save_figure
-
     plt = pyplot()
     shown = [e for e in entries if not math.isnan(e.score)][::-1]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(shown) + 1.2))

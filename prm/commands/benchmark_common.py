@@ -5,14 +5,15 @@ some item is not scored yet, so a rerun with another threshold or report runs wi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from prm.cli_contract import shared
 
-__all__ = ["BenchmarkConfig", "score_benchmark"]
+__all__ = ["BenchmarkConfig", "report", "score_benchmark"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,14 @@ class BenchmarkConfig:
     dtype: str = shared("dtype", "auto")
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "hf or vllm (prm score --backend)"})
     resume: bool = shared("resume", True, "the step scores already in OUT_DIR/step_scores.jsonl")
+
+
+def report(result: dict[str, Any], config: Any, write: Callable[..., Any], markdown: Callable[..., str]) -> int:
+    """Record the data and limit in ``result``, write the report files and print the Markdown; exit code 0."""
+    result["data"], result["limit"] = config.data, config.limit
+    write(result, config.prm or "", config.out_dir)
+    sys.stdout.write(markdown(result, config.prm or ""))
+    return 0
 
 
 def score_benchmark(config: BenchmarkConfig, items: Sequence[Any], out_dir: str | Path, benchmark: str

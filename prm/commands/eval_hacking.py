@@ -62,12 +62,13 @@ def _prm_rewards(config: EvalHackingConfig, items: list[tuple[str, list[str]]], 
     return out
 
 
-def _sample_rows(config: EvalHackingConfig, problems: dict[str, Any]) -> list[dict[str, Any]]:
+def _sample_rows(config: EvalHackingConfig, problems: dict[str, str]) -> list[dict[str, Any]]:
+    """The samples, each with its problem text in ``_problem`` (its own, else by problem_id)."""
     from data.jsonl import read_jsonl
 
     rows = [row for _, row in read_jsonl(config.samples or "")]
     for i, row in enumerate(rows):
-        text = row.get("problem") or (problems.get(str(row.get("problem_id"))) or {}).get("problem")
+        text = row.get("problem") or problems.get(str(row.get("problem_id")))
         if not isinstance(text, str) or not isinstance(row.get("text"), str):
             raise RecordError(f"{config.samples} row {i + 1}: needs 'text' and a problem text ('problem', or a "
                               "problem_id of --problems)")
@@ -98,7 +99,7 @@ def run(config: EvalHackingConfig, args: argparse.Namespace) -> int:
         result: dict[str, Any] = {"problems": len({c.problem_id for c in built}),
                                   "table": hacking_table(built, rewards)}
         if config.samples:
-            rows = _sample_rows(config, {p.id: {"problem": p.problem} for p in problems})
+            rows = _sample_rows(config, {p.id: p.problem for p in problems})
             scored = _prm_rewards(config, [(r["_problem"], r["text"]) for r in rows], aggregations)
             result["correlations"] = {f"{name} ({agg})": correlations(rows, [solution_score(s, agg) for s in scores])
                                       for name, scores in scored.items() for agg in aggregations}

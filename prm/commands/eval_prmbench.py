@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from dataclasses import dataclass, field
 
 from data.jsonl import RecordError
 from prm.cli_contract import shared
-from prm.commands.benchmark_common import BenchmarkConfig, score_benchmark
+from prm.commands.benchmark_common import BenchmarkConfig, report, score_benchmark
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,4 @@ def run(config: EvalPRMBenchConfig, args: argparse.Namespace) -> int:
     except (RecordError, OSError, ValueError) as error:
         logger.error("%s", error)
         return 2
-    result["data"], result["limit"] = config.data, config.limit
-    write_prmbench_report(result, config.prm or "", config.out_dir)
-    sys.stdout.write(prmbench_markdown(result, config.prm or ""))
-    return 0
+    return report(result, config, write_prmbench_report, prmbench_markdown)

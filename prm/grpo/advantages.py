@@ -55,6 +55,16 @@ def _check_groups(n: int, group_size: int) -> int:
     return n // group_size
 
 
+def _check_steps(step_rewards: torch.Tensor, step_ends: torch.Tensor, group_size: int, num_tokens: int) -> int:
+    """The number of groups; ValueError for mismatched shapes or a step end past the completion tokens."""
+    groups = _check_groups(step_rewards.shape[0], group_size)
+    if step_ends.shape != step_rewards.shape:
+        raise ValueError(f"step_ends {tuple(step_ends.shape)} and step_rewards {tuple(step_rewards.shape)} differ")
+    if bool((step_ends >= num_tokens).any()):
+        raise ValueError(f"a step end index is beyond the {num_tokens} completion tokens")
+    return groups
+
+
 def outcome_advantages(rewards: torch.Tensor, group_size: int, scale_std: bool = True,
                        eps: float = EPS) -> torch.Tensor:
     """One advantage per completion from its group's outcome rewards.
@@ -88,11 +98,7 @@ def process_advantages(step_rewards: torch.Tensor, step_ends: torch.Tensor, grou
     Tokens after a completion's last step end get 0.
     """
     n, steps = step_rewards.shape
-    groups = _check_groups(n, group_size)
-    if step_ends.shape != step_rewards.shape:
-        raise ValueError(f"step_ends {tuple(step_ends.shape)} and step_rewards {tuple(step_rewards.shape)} differ")
-    if bool((step_ends >= num_tokens).any()):
-        raise ValueError(f"a step end index is beyond the {num_tokens} completion tokens")
+    groups = _check_steps(step_rewards, step_ends, group_size, num_tokens)
     rewards = step_rewards.to(torch.float32)
     valid = ~torch.isnan(rewards) & (step_ends >= 0)
     flat_values, flat_valid = rewards.reshape(groups, group_size * steps), valid.reshape(groups, group_size * steps)
@@ -119,11 +125,7 @@ def min_form_advantages(step_rewards: torch.Tensor, step_ends: torch.Tensor, gro
     """Token advantages from min-form step returns (PURE); same inputs and output as
     :func:`process_advantages`. A step without a reward takes the return of the steps after it."""
     n, steps = step_rewards.shape
-    groups = _check_groups(n, group_size)
-    if step_ends.shape != step_rewards.shape:
-        raise ValueError(f"step_ends {tuple(step_ends.shape)} and step_rewards {tuple(step_rewards.shape)} differ")
-    if bool((step_ends >= num_tokens).any()):
-        raise ValueError(f"a step end index is beyond the {num_tokens} completion tokens")
+    groups = _check_steps(step_rewards, step_ends, group_size, num_tokens)
     rewards = step_rewards.to(torch.float32)
     real = step_ends >= 0
     valid = ~torch.isnan(rewards) & real
