@@ -152,10 +152,21 @@ def select_vectorised(keys: np.ndarray, clusters: np.ndarray | None, orders: np.
     return np.take_along_axis(layout, pos[None], axis=0)[0].reshape(problems, trials)
 
 
-def _rule_arrays(rule: SelectionRule, groups: Sequence[Group], n: int) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Keys ``(P, n)`` (argmax rules: dense ranks; voting rules: vote weights), clusters ``(P, n)`` or None,
-    and the number of groups the rule cannot rank (no votes, equal keys: the pick is a random sample)."""
+@dataclass
+class _RuleArrays:
+    """What a rule ranks a chunk by: ``keys`` ``(P, n)`` (argmax rules: dense ranks; voting rules: vote weights),
+    ``clusters`` ``(P, n)`` or None, ``scores`` ``(P, n)`` the raw keys of a proxy rule (NaN: none) or None, and
+    the number of groups the rule cannot rank (no votes, equal keys: the pick is a random sample)."""
+
+    keys: np.ndarray
+    clusters: np.ndarray | None
+    scores: np.ndarray | None
+    missing: int
+
+
+def _rule_arrays(rule: SelectionRule, groups: Sequence[Group], n: int) -> _RuleArrays:
     keys = np.full((len(groups), n), -np.inf)
+    scores = np.full((len(groups), n), np.nan) if rule.proxy else None
     clusters: np.ndarray | None = None
     missing = 0
     for row, group in enumerate(groups):
@@ -165,6 +176,8 @@ def _rule_arrays(rule: SelectionRule, groups: Sequence[Group], n: int) -> tuple[
             missing += 1
             continue
         values = np.asarray(features.keys, dtype=float)
+        if scores is not None:
+            scores[row] = values
         if features.clusters is not None:
             if clusters is None:
                 clusters = np.full((len(groups), n), NO_VOTE, dtype=np.intp)
@@ -174,7 +187,7 @@ def _rule_arrays(rule: SelectionRule, groups: Sequence[Group], n: int) -> tuple[
             keys[row] = np.where(np.isnan(values), -np.inf, values)
     if clusters is None:
         keys = _dense_ranks(keys)
-    return keys, clusters, missing
+    return _RuleArrays(keys, clusters, scores, missing)
 
 
 def _dense_ranks(keys: np.ndarray) -> np.ndarray:
@@ -191,9 +204,11 @@ def _dense_ranks(keys: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Tally:
-    """Per rule: subset accuracy ``(len(ns), P)`` and counts of picks at the largest N."""
+    """Per rule: subset accuracy ``(len(ns), P)``, a proxy rule's mean score of the pick ``(len(ns), P)`` (NaN:
+    no scored pick), and counts of picks at the largest N."""
 
     accuracy: np.ndarray
+    proxy: np.ndarray
     picks: dict[str, int] = field(default_factory=lambda: {"total": 0, "correct": 0, "wrong_step": 0, "clean": 0})
     missing: int = 0
 
@@ -221,13 +236,19 @@ def _run_chunk(chunk: list[BonProblem], columns: list[int], rules: list[Selectio
     step_ok = np.array([[s is True for s in row] for row in labels], dtype=bool).ravel().take(flat)
     step_bad = np.array([[s is False for s in row] for row in labels], dtype=bool).ravel().take(flat)
     for rule in rules:
-        keys, clusters, missing = _rule_arrays(rule, [p.group for p in chunk], n)
+        arrays = _rule_arrays(rule, [p.group for p in chunk], n)
         tally = tallies[rule.name]
-        tally.missing += missing
-        member_clusters = None if clusters is None else clusters.ravel().take(flat)
-        positions = prefix_choices(keys.ravel().take(flat), member_clusters, ns)
+        tally.missing += arrays.missing
+        member_clusters = None if arrays.clusters is None else arrays.clusters.ravel().take(flat)
+        positions = prefix_choices(arrays.keys.ravel().take(flat), member_clusters, ns)
         hits = np.take_along_axis(correct, positions, axis=0)  # (len(ns), problems * trials)
         tally.accuracy[:, columns] = hits.reshape(len(ns), len(chunk), trials).mean(axis=2)
+        if arrays.scores is not None:
+            picked = np.take_along_axis(arrays.scores.ravel().take(flat), positions, axis=0)
+            picked = picked.reshape(len(ns), len(chunk), trials)
+            scored = ~np.isnan(picked)
+            with np.errstate(invalid="ignore"):
+                tally.proxy[:, columns] = np.where(scored, picked, 0.0).sum(axis=2) / scored.sum(axis=2)
         hit, pos = hits[-1], positions[-1:]
         tally.picks["total"] += hit.size
         tally.picks["correct"] += int(hit.sum())
@@ -292,6 +313,7 @@ class BonResult:
     notes: list[str]
     seconds: float
     boot_index: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=np.intp))
+    proxy: dict[str, list[float]] = field(default_factory=dict)  # proxy rule -> mean score of its pick per N
 
     @property
     def rules(self) -> list[str]:
@@ -312,7 +334,7 @@ class BonResult:
             "config": asdict(self.config),
             "curves": {name: asdict(curve) for name, curve in self.curves.items()},
             "wrong_step_at_max_n": self.wrong_step, "breakdown": self.breakdown, "notes": self.notes,
-            "seconds": self.seconds,
+            "proxy_of_pick": self.proxy, "seconds": self.seconds,
         }  # fmt: skip
 
 
@@ -339,6 +361,17 @@ def _breakdown(problems: Sequence[BonProblem], per_problem: dict[str, np.ndarray
     return out
 
 
+def _proxy_means(tallies: dict[str, _Tally]) -> dict[str, list[float]]:
+    """Per proxy rule, the mean over problems (those with a scored pick) of its pick's score, per N."""
+    out = {}
+    for name, tally in tallies.items():
+        scored = ~np.isnan(tally.proxy)
+        if SELECTION_RULES[name].proxy and scored.any():
+            with np.errstate(invalid="ignore"):
+                out[name] = (np.where(scored, tally.proxy, 0.0).sum(axis=1) / scored.sum(axis=1)).tolist()
+    return out
+
+
 def run_bon(problems: Sequence[BonProblem], config: BonConfig | None = None) -> BonResult:
     """Accuracy vs N of every applicable rule over ``problems`` (each with verdicts on all samples)."""
     config = config or BonConfig()
@@ -356,7 +389,8 @@ def run_bon(problems: Sequence[BonProblem], config: BonConfig | None = None) -> 
     rules, notes = _select_rules(config, problems)
     if min(sizes) != max(sizes):
         notes.append(f"samples per problem vary ({min(sizes)}-{max(sizes)}): N goes up to {ns[-1]}")
-    tallies = {r.name: _Tally(np.zeros((len(ns), len(problems)))) for r in rules}
+    tallies = {r.name: _Tally(np.zeros((len(ns), len(problems))), np.full((len(ns), len(problems)), np.nan))
+               for r in rules}
     for columns in _chunks(problems, config.trials):
         _run_chunk([problems[i] for i in columns], columns, rules, ns, config, tallies)
     per_problem = {name: tally.accuracy for name, tally in tallies.items()}
@@ -375,4 +409,5 @@ def run_bon(problems: Sequence[BonProblem], config: BonConfig | None = None) -> 
                 len(problems), ns[-1], len(rules), config.trials, seconds)
     return BonResult(ns, [p.problem_id for p in problems], sizes, config, curves, per_problem,
                      {name: _wrong_step_summary(t.picks) for name, t in tallies.items()},
-                     _breakdown(problems, per_problem, config.breakdown), notes, seconds, boot_index)
+                     _breakdown(problems, per_problem, config.breakdown), notes, seconds, boot_index,
+                     _proxy_means(tallies))

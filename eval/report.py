@@ -1,8 +1,9 @@
 """Reports: Markdown tables, JSON and PNG plots for the best-of-N harness and the step-error evaluation.
 
 ``write_bon_report(result, out_dir)`` writes ``bon.md``, ``bon.json`` and ``bon.png`` (accuracy vs N
-per rule, log2 x-axis, confidence bands); ``write_steps_report(result, out_dir)`` writes
-``steps_eval.md``, ``steps_eval.json`` and ``steps_f1.png`` (F1 and both accuracies vs threshold).
+per rule, log2 x-axis, confidence bands), and ``bon_overoptimization.png`` (gold and proxy of the pick against
+sqrt(KL_bon), :mod:`eval.bon_monitor`) when a rule picks by a reward model; ``write_steps_report(result,
+out_dir)`` writes ``steps_eval.md``, ``steps_eval.json`` and ``steps_f1.png`` (F1 and both accuracies vs threshold).
 Plots use matplotlib's Agg backend, imported only when a plot is drawn. NaN becomes null in JSON.
 """
 
@@ -12,15 +13,17 @@ import json
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from eval.bon import PASS_AT_K, BonResult
+from eval.bon_monitor import BonOveroptimization, bon_overoptimization
 from eval.selection import SELECTION_RULES
 from eval.steps_eval import StepsEvalResult
 
-__all__ = ["bon_markdown", "markdown_table", "pct", "plot_bon", "plot_steps", "pyplot", "steps_markdown",
-           "save_figure", "write_bon_report", "write_json", "write_steps_report"]
+__all__ = ["bon_markdown", "markdown_table", "pct", "plot_bon", "plot_bon_overoptimization", "plot_steps", "pyplot",
+           "steps_markdown", "save_figure", "write_bon_report", "write_json", "write_steps_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,25 @@ def _wrong_step_lines(result: BonResult) -> list[str]:
                      "correct picks with labels"], rows)]
 
 
+def _overoptimization_lines(views: Sequence[BonOveroptimization]) -> list[str]:
+    if not views:
+        return []
+    rows = []
+    for view in views:
+        best = view.ns.index(view.best_n)
+        mean, low, high = view.drop
+        rows.append([view.rule, f"{view.proxy[0]:.3f} -> {view.proxy[-1]:.3f}",
+                     f"{view.best_n} ({pct(view.gold[best])})", pct(view.gold[-1]),
+                     f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]", "**yes**" if view.flagged else "no"])
+    kl = views[0].sqrt_kl[-1]
+    return ["", f"## Overoptimization (best-of-N; sqrt KL_bon at N={views[0].ns[-1]}: {kl:.2f})", "",
+            "Proxy: mean reward-model score of the pick; gold: its accuracy; KL_bon(N) = log N - (N-1)/N. "
+            "Overoptimized: accuracy at the largest N below the best N's (paired CI) while the proxy rose "
+            "(bon_overoptimization.png).", "",
+            *markdown_table(["rule", "proxy N=1 -> max", "best N (accuracy)", "accuracy at max N",
+                             "change from best N [CI]", "overoptimized"], rows)]
+
+
 def _breakdown_lines(result: BonResult) -> list[str]:
     lines = []
     names = result.rules
@@ -97,8 +119,11 @@ def _breakdown_lines(result: BonResult) -> list[str]:
     return lines
 
 
-def bon_markdown(result: BonResult, title: str = "Best-of-N") -> str:
-    """The report: rules x N table with CIs, paired differences, wrong-step counts, breakdowns, notes."""
+def bon_markdown(result: BonResult, title: str = "Best-of-N",
+                 views: Sequence[BonOveroptimization] | None = None) -> str:
+    """The report: rules x N table with CIs, paired differences, wrong-step counts, the overoptimization view
+    (``views``, default computed from ``result``), breakdowns, notes."""
+    views = bon_overoptimization(result) if views is None else views
     sizes = result.samples_per_problem
     per = f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
     config = result.config
@@ -109,7 +134,8 @@ def bon_markdown(result: BonResult, title: str = "Best-of-N") -> str:
         f"{config.bootstrap} resamples]. Harness time {result.seconds:.2f} s.", "",
         *markdown_table(["rule", *(f"N={n}" for n in result.ns)], _curve_rows(result)),
     ]  # fmt: skip
-    lines += _difference_lines(result) + _wrong_step_lines(result) + _breakdown_lines(result)
+    lines += _difference_lines(result) + _wrong_step_lines(result) + _overoptimization_lines(views)
+    lines += _breakdown_lines(result)
     if result.notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in result.notes)]
     lines += ["", "## Rules", "", *(f"- `{r}`: {SELECTION_RULES[r].help}" for r in result.rules)]
@@ -171,17 +197,42 @@ def plot_bon(result: BonResult, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_bon_overoptimization(views: Sequence[BonOveroptimization], path: str | Path) -> Path:
+    """Gold (accuracy of the pick) and proxy (its reward-model score) against sqrt(KL_bon), one line per rule."""
+    plt = pyplot()
+    fig, (gold_ax, proxy_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for i, view in enumerate(views):
+        style = _bon_style(view.rule, i)
+        gold_ax.plot(view.sqrt_kl, [100 * g for g in view.gold], label=view.rule, markersize=3, **style)
+        proxy_ax.plot(view.sqrt_kl, view.proxy, label=view.rule, markersize=3, **style)
+    for n, x in zip(views[0].ns, views[0].sqrt_kl, strict=True):
+        gold_ax.axvline(x, color="gray", alpha=0.15, linewidth=0.8)
+        gold_ax.annotate(f"N={n}", (x, 0.02), xycoords=("data", "axes fraction"), fontsize=6, alpha=0.7)
+    gold_ax.set_ylabel("gold: accuracy of the pick (%)")
+    proxy_ax.set_ylabel("proxy: reward-model score of the pick")
+    for ax in (gold_ax, proxy_ax):
+        ax.set_xlabel("sqrt(KL_bon), KL_bon = log N - (N-1)/N")
+        ax.grid(alpha=0.3)
+    proxy_ax.legend(fontsize=8)
+    fig.suptitle("Best-of-N overoptimization: the gold should not fall while the proxy rises")
+    return save_figure(fig, path)
+
+
 def write_bon_report(result: BonResult, out_dir: str | Path, title: str = "Best-of-N") -> dict[str, Path]:
     """Write ``bon.md``, ``bon.json`` and ``bon.png`` under ``out_dir``; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "bon.md", "json": out / "bon.json", "plot": out / "bon.png"}
-    paths["markdown"].write_text(bon_markdown(result, title), encoding="utf-8")
+    views = bon_overoptimization(result)
+    paths["markdown"].write_text(bon_markdown(result, title, views), encoding="utf-8")
     data = result.to_dict()
     data["differences"] = {rule: {b: dict(zip(("mean", "low", "high"), result.difference(rule, b), strict=True))
                                   for b in BASELINES if b in result.rules} for rule in result.rules}
+    data["overoptimization"] = [asdict(view) for view in views]
     write_json(paths["json"], data)
     plot_bon(result, paths["plot"])
+    if views:
+        paths["overoptimization_plot"] = plot_bon_overoptimization(views, out / "bon_overoptimization.png")
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     return paths
 

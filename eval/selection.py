@@ -149,6 +149,7 @@ class SelectionRule:
     name: str
     features: Callable[[Group], Features]
     help: str
+    proxy: bool = False  # keys are a reward model's score: the proxy of the overoptimization view (eval.bon_monitor)
 
     def __call__(self, samples: Sequence[ScoredSample] | Group, rng: random.Random | None = None) -> int:
         group = samples if isinstance(samples, Group) else Group(samples)
@@ -194,10 +195,10 @@ def _registry() -> dict[str, SelectionRule]:
     rules = [
         SelectionRule("first", _first, "the first sample (pass@1)"),
         SelectionRule("majority", _majority, "majority vote over verifier-equivalent answers"),
-        SelectionRule("orm", _orm, "highest learned outcome-RM score (orm_score, else last orm_step_scores)"),
+        SelectionRule("orm", _orm, "highest learned outcome-RM score (orm_score, else last orm_step_scores)", True),
     ]
-    rules += [SelectionRule(f"prm_{agg}", partial(_prm, aggregation=agg), f"highest PRM score ({agg} over steps)")
-              for agg in AGGREGATIONS]
+    rules += [SelectionRule(f"prm_{agg}", partial(_prm, aggregation=agg), f"highest PRM score ({agg} over steps)",
+                            True) for agg in AGGREGATIONS]
     rules += [SelectionRule(f"prm_vote_{agg}", partial(_prm_vote, aggregation=agg),
                             f"answer with the largest summed PRM score ({agg} over steps)") for agg in AGGREGATIONS]
     rules.append(SelectionRule("oracle", _oracle, "a correct sample if any (pass@N, the ceiling)"))

@@ -268,7 +268,7 @@ def test_prm_bon_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     code = main(["bon", "--samples", str(samples), "--problems", str(problem_file), "--out-dir", str(out),
                  "--trials", "20", "--bootstrap", "100", "--write-verdicts"])
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"bon.md", "bon.json", "bon.png"}
+    assert {p.name for p in out.iterdir()} == {"bon.md", "bon.json", "bon.png", "bon_overoptimization.png"}
     data = json.loads((out / "bon.json").read_text())
     assert data["ns"] == [1, 2, 4] and data["problems"] == 6
     assert data["curves"]["prm_min"]["accuracy"][-1] == 1.0

@@ -25,18 +25,20 @@ def fake_run(root: Path, name: str, start: float, end: float, accuracies: list[f
 
 
 def test_seeds_of_one_reward_are_averaged(tmp_path: Path) -> None:
+    rising = [0.5 + 0.4 * i / 29 for i in range(30)]
+    falling = [0.3 - 0.2 * i / 29 + (0.02 if i % 2 else -0.02) for i in range(30)]
     runs = [load_run(fake_run(tmp_path, "answer-s0", 0.30, 0.40, [0.3, 0.5])),
             load_run(fake_run(tmp_path, "answer-s1", 0.30, 0.36, [0.2, 0.4])),
-            load_run(fake_run(tmp_path, "prm_outcome-s0", 0.30, 0.25, [0.3, 0.1], proxy=[0.5, 0.9])),
-            load_run(fake_run(tmp_path, "prm_outcome-s1", 0.30, 0.35, [0.3, 0.4], proxy=[0.5, 0.9]))]
+            # 30 steps; seed 0: proxy 0.5 -> 0.9 while accuracy falls 0.3 -> 0.1 (wobbling by 0.02); seed 1: both rise
+            load_run(fake_run(tmp_path, "prm_outcome-s0", 0.30, 0.25, falling, proxy=rising)),
+            load_run(fake_run(tmp_path, "prm_outcome-s1", 0.30, 0.35, [a + 0.2 for a in rising], proxy=rising))]
     assert [r.group for r in runs] == ["answer", "answer", "prm_outcome", "prm_outcome"]
     table = comparison_markdown(runs).splitlines()
     assert table[2].startswith("| answer | 2 | 2 | 30.0 ± 0.0 | 38.0 ± 2.8 | +8.0 (per seed: +10.0, +6.0) | "
                                "[-17.4, +33.4] | n/a (no PRM term) | 2.00 |")
     assert "| 40% | 10% | 50% | 0% |" in table[2]
-    # seed 0: proxy 0.5 -> 0.9 while accuracy 0.3 -> 0.1 (the monitor's rule); seed 1: both rise
-    assert table[3].startswith("| prm_outcome | 2 | 2 | 30.0 ± 0.0 | 30.0 ± 7.1 | +0.0 (per seed: -5.0, +5.0) | "
-                               "[-63.5, +63.5] | 1 of 2 seeds |")
+    assert table[3].startswith("| prm_outcome | 2 | 30 | 30.0 ± 0.0 | 30.0 ± 7.1 | +0.0 (per seed: -5.0, +5.0) | "
+                               "[-63.5, +63.5] | 1 of 2 seeds (20) |")  # the monitor's rule, from its first step
 
 
 def test_command_writes_table_and_plot(tmp_path: Path) -> None:

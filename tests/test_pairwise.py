@@ -85,8 +85,7 @@ def test_pairwise_fits_rank_pairs(verifier_lm: Path, tmp_path: Path) -> None:  #
     assert outcome.metrics["eval_pair_accuracy"] >= 0.9
 
 
-def test_pairwise_needs_the_likelihood_head_and_preferences_an_outcome_rm(tmp_path: Path) -> None:
+def test_preference_rows_need_an_outcome_rm(tmp_path: Path) -> None:
     prefs = _write(tmp_path / "p.jsonl", [{"prompt": "1+2", "chosen": "get 3", "rejected": "get 4"}])
-    assert main(["train", "--data", prefs, "--out-dir", str(tmp_path / "a"), "--objective", "pairwise"]) == 2
     assert main(["train", "--data", prefs, "--out-dir", str(tmp_path / "b"), "--head", "likelihood",
                  "--model", "m", "--eval-problems", "none"]) == 2

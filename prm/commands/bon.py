@@ -74,7 +74,7 @@ def run(config: BonCommandConfig, args: argparse.Namespace) -> int:
     from eval.answers import AnswerClusterer
     from eval.bon import BonConfig, run_bon
     from eval.inputs import build_problems, fill_verdicts, read_samples, write_samples
-    from eval.report import bon_markdown, write_bon_report
+    from eval.report import write_bon_report
 
     if not config.samples:
         logger.error("--samples is required")
@@ -108,6 +108,6 @@ def run(config: BonCommandConfig, args: argparse.Namespace) -> int:
         logger.error("%s: %s", config.samples, error)
         return 2
     result.notes[:0] = notes + ([f"{filled} verdicts computed with the verifier"] if filled else [])
-    write_bon_report(result, config.out_dir, config.title)
-    sys.stdout.write(bon_markdown(result, config.title))
+    paths = write_bon_report(result, config.out_dir, config.title)
+    sys.stdout.write(paths["markdown"].read_text(encoding="utf-8"))
     return 0

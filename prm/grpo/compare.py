@@ -6,8 +6,8 @@ Runs are grouped by their folder name without a trailing ``-s<seed>`` (``answer-
 ``grpo_compare.md`` (the table) and ``grpo_compare.png`` (batch accuracy and training reward vs step,
 averaged over seeds and smoothed, and the overoptimization view of :mod:`prm.grpo.monitor`: gold reward
 (accuracy) and proxy reward (the PRM term) against sqrt(KL to the initial policy)). The table's
-"proxy up, gold down" column applies the monitor's rule to each whole run (its first quarter against its
-last).
+"monitor fired" column applies the monitor's rule to each finished run (:func:`prm.grpo.monitor.first_flag`:
+a step where the accuracy had fallen significantly while the PRM reward rose) and gives the steps.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prm.grpo.monitor import proxy_key
+from prm.grpo.monitor import first_flag, proxy_key
 
 __all__ = ["RunSummary", "comparison_markdown", "load_run", "overoptimized", "write_comparison"]
 
@@ -83,16 +83,12 @@ def _value(line: dict, key: str | None) -> float:
     return math.nan if key is None or line.get(key) is None else float(line[key])
 
 
-def overoptimized(run: RunSummary, tolerance: float = 0.02) -> bool | None:
-    """The monitor's rule over the whole run: proxy up and gold down between its first and last quarter; None
-    without a proxy (no PRM term)."""
+def overoptimized(run: RunSummary, window: int = 20, z: float = 3.0) -> int | None:
+    """The first step at which the monitor's rule fires over the finished run (0: never); None without a proxy
+    (no PRM term)."""
     if all(math.isnan(v) for v in run.proxy):
         return None
-    window = max(1, len(run.proxy) // 4)
-    first, last = slice(0, window), slice(len(run.proxy) - window, None)
-    proxy = _mean(run.proxy[last]) - _mean(run.proxy[first])
-    gold = _mean(run.accuracy[last]) - _mean(run.accuracy[first])
-    return proxy > tolerance and gold < -tolerance
+    return first_flag(run.proxy, run.accuracy, window, z) or 0
 
 
 def _groups(runs: Sequence[RunSummary]) -> dict[str, list[RunSummary]]:
@@ -123,7 +119,7 @@ def _spread(values: list[float]) -> str:
 def comparison_markdown(runs: Sequence[RunSummary]) -> str:
     """One row per group: pass@1 before/after (mean ± sd over seeds), the change, step time and its split."""
     header = ["run", "seeds", "steps", "pass@1 before (%)", "pass@1 after (%)", "change (points)",
-              "change 95% CI", "proxy up, gold down", "s/step", *(f"{name} share" for name in TIME_SHARES)]
+              "change 95% CI", "monitor fired (step)", "s/step", *(f"{name} share" for name in TIME_SHARES)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for group, members in _groups(runs).items():
         deltas = [100 * (r.pass1_end - r.pass1_start) for r in members]
@@ -141,7 +137,8 @@ def _flagged(members: Sequence[RunSummary]) -> str:
     flags = [overoptimized(r) for r in members]
     if all(f is None for f in flags):
         return "n/a (no PRM term)"
-    return f"{sum(bool(f) for f in flags)} of {len(flags)} seeds"
+    steps = ", ".join(str(f) for f in flags if f)
+    return f"{sum(bool(f) for f in flags)} of {len(flags)} seeds" + (f" ({steps})" if steps else "")
 
 
 def _smooth(values: list[float], window: int = 10) -> list[float]:

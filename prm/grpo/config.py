@@ -74,8 +74,12 @@ class GRPOConfig:
     kl_monitor: bool = field(default=True, metadata={
         "help": "measure KL to the initial policy every step even without --beta (one more forward of the "
                 "reference; a full copy of the model unless --lora) for the overoptimization monitor"})
-    monitor_window: int = field(default=10, metadata={
-        "help": "steps compared by the overoptimization monitor (proxy PRM reward up while accuracy goes down)"})
+    monitor_window: int = field(default=20, metadata={
+        "help": "fewest steps the overoptimization monitor fits its trends over (three quarters of the steps so "
+                "far once longer; it warns when the accuracy falls significantly while the PRM reward rises; "
+                "prm.grpo.monitor)"})
+    monitor_z: float = field(default=3.0, metadata={
+        "help": "t statistic below -z that counts as a significant fall of the accuracy for the monitor"})
     lora: bool = field(default=False, metadata={"help": "train LoRA adapters (peft) instead of all weights"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})

@@ -208,7 +208,7 @@ def _train(config: GRPOConfig) -> GRPOResult:
     context, state = _setup(config, out_dir)
     model, tokenizer, optimizer = context["model"], context["tokenizer"], context["optimizer"]
     writer = MetricsWriter(out_dir, config, state.step)
-    monitor = OveroptimizationMonitor(config.monitor_window)
+    monitor = OveroptimizationMonitor(config.monitor_window, config.monitor_z)
     monitor.replay(writer.lines())
     result = GRPOResult(out_dir, state, model, tokenizer)
     result.eval_start = _evaluate(model, tokenizer, context["held_out"], config, out_dir / "eval_start.json")

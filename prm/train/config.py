@@ -32,9 +32,10 @@ class TrainConfig:
     outcome: bool = field(default=False, metadata={"help": "train the outcome RM baseline: one label on the last "
                                                            "step = all steps correct and a final answer reached"})
     objective: Literal["pointwise", "pairwise"] = field(default="pointwise", metadata={
-        "help": "pointwise: fit the labels; pairwise (--head likelihood): Bradley-Terry on pairs, correct vs wrong "
-                "solutions of a problem (--outcome) or right vs wrong steps after the same prefix; also takes "
-                "TRL preference rows (prompt/chosen/rejected) as --data (prm.train.pairs)"})
+        "help": "pointwise: fit the labels; pairwise: Bradley-Terry on pairs, correct vs wrong solutions of a "
+                "problem (--outcome) or right vs wrong steps after the same prefix (--batch-size pairs per step; "
+                "scores rank but are not calibrated); also takes TRL preference rows (prompt/chosen/rejected) as "
+                "--data (prm.train.pairs, prm.train.pairwise_head)"})
     head: Literal["two_class", "scalar", "likelihood"] = field(default="two_class", metadata={
         "help": "two_class: softmax over (incorrect, correct), cross-entropy on probabilities; scalar: sigmoid + "
                 "BCE; likelihood: keep the backbone a frozen LM and fit a logistic head on its log-likelihood "

@@ -33,8 +33,6 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"--eval-fraction should be in [0, 1), got {config.eval_fraction}")
     if config.max_length < 8:
         raise ValueError(f"--max-length {config.max_length} is too small")
-    if config.objective == "pairwise" and config.head != "likelihood":
-        raise ValueError("--objective pairwise fits the likelihood head: add --head likelihood")
     import torch
 
     check_qlora(config, torch.cuda.is_available())

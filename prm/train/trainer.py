@@ -12,7 +12,9 @@ over labelled tags, divided by the tag count of the whole accumulated batch, so 
 and multi-device runs weight every tag equally). With ``--lora`` the backbone gets peft LoRA adapters
 (``TaskType.TOKEN_CLS``), the head is in ``modules_to_save`` (trained and saved whole) and a newly added
 tag token's embedding row is trained (``trainable_token_indices``); the adapters are merged before
-saving, so the output folder is always a plain ``AutoModelForTokenClassification``.
+saving, so the output folder is always a plain ``AutoModelForTokenClassification``. ``--objective pairwise``
+trains on pairs with the Bradley-Terry loss instead (:mod:`prm.train.pairwise_head`); either objective reports
+the held-out pair accuracy beside the step metrics.
 
 Output folder: the model, tokenizer and ``prm_config.json`` (see :mod:`prm.model.scoring`),
 ``train_metrics.json``, and ``checkpoints/checkpoint-N`` (Trainer checkpoints; a rerun continues from the
@@ -41,6 +43,14 @@ from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, tr
 from prm.train.config import TrainConfig
 from prm.train.data import PRMCollator, TaggedDataset, encode_rows, load_training_rows
 from prm.train.metrics import make_compute_metrics, make_preprocess_logits
+from prm.train.pairwise_head import (
+    PairCollator,
+    PairDataset,
+    PairwiseTrainer,
+    encode_for_pairs,
+    pair_metrics,
+    sequence_pairs,
+)
 from prm.train.qlora import dequantized, four_bit_config, prepare_for_training
 from prm.train.result import TrainResult, write_train_metrics
 
@@ -86,6 +96,10 @@ def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tu
     train_set, eval_set = datasets
     checkpoints = Path(config.out_dir or "") / CHECKPOINTS
     args = training_arguments(config, checkpoints, has_eval=eval_set is not None, bf16=bf16)
+    if config.objective == "pairwise":
+        return PairwiseTrainer(model=model, args=args, data_collator=PairCollator(tokenizer.pad_token_id),
+                               train_dataset=train_set, processing_class=tokenizer, callbacks=[budget],
+                               head=config.head)
     return Trainer(
         model=model, args=args, data_collator=PRMCollator(tokenizer.pad_token_id), train_dataset=train_set,
         eval_dataset=eval_set, processing_class=tokenizer, compute_loss_func=partial(_loss, head=config.head),
@@ -97,6 +111,15 @@ def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tu
 def _loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None, *, head: str) -> torch.Tensor:
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
     return prm_loss(logits, labels, head, num_items_in_batch)  # type: ignore[arg-type]
+
+
+def _pair_set(config: TrainConfig, rows: list[Any], tokenizer: Any, tag_id: int) -> PairDataset:
+    sequences = encode_for_pairs(rows, tokenizer, tag_id, config)
+    pairs = sequence_pairs(rows, sequences, config.outcome)
+    if not pairs:
+        raise ValueError(f"{config.data}: no training pair (see prm.train.pairs for which pairs count)")
+    logger.info("pairwise: %d training pairs", len(pairs))
+    return PairDataset(sequences, pairs)
 
 
 def _complete(checkpoint: Path) -> bool:
@@ -151,12 +174,17 @@ def _train(config: TrainConfig) -> TrainResult:
         model = apply_lora(model, config, tag_id, added)
     resume = _resume_point(config)
     budget = TimeBudgetCallback(config.minutes, saved_elapsed(resume))
-    eval_set = TaggedDataset(eval_seqs) if eval_seqs else None
+    pairwise = config.objective == "pairwise"
+    train_set = _pair_set(config, train_rows, tokenizer, tag_id) if pairwise else TaggedDataset(train_seqs)
+    eval_set = TaggedDataset(eval_seqs) if eval_seqs and not pairwise else None
     bf16 = use_bf16(config.bf16, config.device, getattr(model.config, "hidden_size", None))
-    trainer = _build_trainer(config, model, tokenizer, (TaggedDataset(train_seqs), eval_set), budget, bf16)
+    trainer = _build_trainer(config, model, tokenizer, (train_set, eval_set), budget, bf16)
     output = trainer.train(resume_from_checkpoint=resume)
     done, planned = trainer.state.global_step, trainer.state.max_steps
     metrics = trainer.evaluate() if eval_set is not None else {}
+    if eval_rows:
+        metrics.update(pair_metrics(trainer.model, eval_rows, encode_for_pairs(eval_rows, tokenizer, tag_id, config),
+                                    config, tokenizer.pad_token_id, with_steps=pairwise))
     out = _save(trainer, config, tokenizer, _prm_config(config, tokenizer, tag_id))
     result = TrainResult(
         out=out, metrics={k: float(v) for k, v in metrics.items()}, global_step=trainer.state.global_step,
