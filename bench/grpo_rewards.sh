@@ -7,7 +7,8 @@
 #     process (sum and PURE's min credit) vs answer + process.
 #   SWEEP=finetuned: a PRM fine-tuned from the policy (two_class, trained here on the quickstart labels, seeds
 #     0-2, unless OUT/prm-sK exists): answer (watching the PRM) vs PRM outcome vs an ensemble of the three
-#     (mean - 1 std) vs PRM process with and without --process-clip; the case where a PRM is exploited.
+#     (mean - 1 std) vs an ensemble of the first and the likelihood PRM (min) vs PRM process with and without
+#     --process-clip; the case where a PRM is exploited.
 #
 #   SWEEP=likelihood|finetuned OUT=runs/grpo-rewards SEEDS="0 1 2" STEPS=50 bash bench/grpo_rewards.sh
 set -euo pipefail
@@ -27,7 +28,8 @@ if [[ $SWEEP == finetuned ]]; then
   done
   PRM=${PRM:-$OUT/prm-s0}
   ENSEMBLE="--prm ensemble --prm-options members=$OUT/prm-s0+$OUT/prm-s1+$OUT/prm-s2,aggregate=mean_minus_std,k=1"
-  NAMES=(answer prm_outcome prm_outcome_ensemble prm_process prm_process_clip)
+  MIXED="--prm ensemble --prm-options members=$OUT/prm-s0+runs/quickstart/prm,aggregate=min"
+  NAMES=(answer prm_outcome prm_outcome_ensemble prm_outcome_mixed prm_process prm_process_clip)
 else
   PRM=${PRM:-runs/quickstart/prm}
   NAMES=(answer prm_outcome prm_process prm_process_min answer_process)
@@ -36,6 +38,7 @@ declare -A REWARDS=(
   [answer]="--prm $PRM --rewards answer:1.0,prm_outcome:0"          # the PRM watched (weight 0), not trained on
   [prm_outcome]="--prm $PRM --rewards prm_outcome:1.0"
   [prm_outcome_ensemble]="${ENSEMBLE:-} --rewards prm_outcome:1.0"
+  [prm_outcome_mixed]="${MIXED:-} --rewards prm_outcome:1.0"
   [prm_process]="--prm $PRM --rewards prm_process:1.0"
   [prm_process_clip]="--prm $PRM --rewards prm_process:1.0 --process-clip 0.5"
   [prm_process_min]="--prm $PRM --rewards prm_process:1.0 --process-credit min"

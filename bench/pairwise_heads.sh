@@ -4,10 +4,12 @@
 # the policy; likelihood: the frozen verifier LM), then a table of the held-out pair accuracy (for the outcome RM
 # the within-problem ranking AUC) beside the step metrics. Two runs at a time, one thread each. Needs `make demo`.
 #
-#   bash bench/pairwise_heads.sh [OUT=runs/pairwise-heads] [HEAD=two_class]
+#   OUT=runs/pairwise-heads HEAD=two_class EPOCHS=1 LR=1e-4 bash bench/pairwise_heads.sh
 set -euo pipefail
 OUT=${OUT:-runs/pairwise-heads}
 HEAD=${HEAD:-two_class}
+EPOCHS=${EPOCHS:-1}
+LR=${LR:-1e-4}
 PYTHON=${PYTHON:-.venv/bin/python}
 if [[ $HEAD == likelihood ]]; then MODEL=${MODEL:-runs/quickstart/verifier}; else MODEL=${MODEL:-runs/quickstart/policy}; fi
 mkdir -p "$OUT"
@@ -15,7 +17,7 @@ run() {  # name, extra options
   # shellcheck disable=SC2086
   $PYTHON -m prm.cli train --head "$HEAD" --data runs/quickstart/labels/train-exact.jsonl \
     --eval-data runs/quickstart/labels/test-exact.jsonl --eval-limit 1000 --model "$MODEL" --out-dir "$OUT/$1" \
-    --threads 1 --batch-size 8 --lr 1e-4 --seed 0 --eval-problems none $2 > "$OUT/$1.log" 2>&1
+    --threads 1 --batch-size 8 --lr "$LR" --epochs "$EPOCHS" --seed 0 --eval-problems none $2 > "$OUT/$1.log" 2>&1
 }
 run prm-pointwise "" & run prm-pairwise "--objective pairwise" & wait
 run orm-pointwise "--outcome" & run orm-pairwise "--outcome --objective pairwise" & wait

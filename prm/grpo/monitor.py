@@ -15,7 +15,7 @@ about 0.12 (sd) from step to step with 8 prompts, so a rule on raw differences o
 that gained 4 points), and a test repeated at every step needs a strict z. Simulated flat-gold runs with that
 noise: 3% of 50-step runs and 8% of 300-step runs fire at z = 3 (a 20-step sliding window at z = 2: 31% and
 more). On the offline task's GRPO runs (``bench/grpo_rewards.sh``, both sweeps, 50 steps) it fired in 4 of
-the 6 runs whose held-out pass@1 fell by more than 2 points and in none of the 24 others. The proxy trend is
+the 6 runs whose held-out pass@1 fell by more than 2 points and in none of the 27 others. The proxy trend is
 only required to be upward: a batch mean of PRM scores over 8 prompts is too noisy to test as well.
 
 The proxy is the first PRM reward term of ``--rewards`` (``prm_outcome`` / ``prm_process``; add
