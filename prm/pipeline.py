@@ -5,11 +5,14 @@ stages in order, each in its own Python process (``python -m prm.cli ...``), so 
 threads and vLLM engine go away with it. Stages that share a ``group`` run at the same time (say,
 two trainings of one thread each on a 2-core machine); their output goes to a log file each.
 
-A finished stage leaves a marker ``<state_dir>/<slug>.json`` holding its command line and duration.
-On the next run a stage whose marker matches its command line and whose outputs all exist is
-skipped; any other stage runs again, and the commands themselves resume their partial outputs
-(``prm sample``, ``prm score`` and training checkpoints), so a killed pipeline loses little. To redo
-a stage, delete its marker; to redo everything, delete the outputs too (``prm quickstart --no-resume``).
+A finished stage leaves a marker ``<state_dir>/<slug>.json`` holding its command line, duration and
+finishing time. On the next run a stage is skipped when its marker matches its command line, its outputs
+all exist, and no stage it reads from finished after it (:func:`reads_from`: one of its arguments is one of
+that stage's outputs, lies under one, or is the folder one sits in; retraining a model reruns what scored
+with it). A stage rerun for a newer input starts over (a long job gets ``--no-resume``, so it does not keep
+rows scored by the old model); any other stage runs again and resumes its partial outputs (``prm sample``,
+``prm score`` and training checkpoints), so a killed pipeline loses little. To redo a stage, delete its
+marker; to redo everything, delete the outputs too (``prm quickstart --no-resume``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Stage", "StageFailed", "StageResult", "run_stages", "command_line"]
+from prm.cli_contract import LONG_JOBS
+
+__all__ = ["Stage", "StageFailed", "StageResult", "command_line", "process_argv", "reads_from", "run_stages"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +73,8 @@ def _marker(stage: Stage, state_dir: Path) -> Path:
     return state_dir / f"{stage.slug}.json"
 
 
-def _cached(stage: Stage, state_dir: Path) -> float | None:
-    """The recorded duration when ``stage`` is done with the same command line, else None."""
+def _record(stage: Stage, state_dir: Path) -> dict | None:
+    """The marker of ``stage`` when it is done with the same command line and its outputs exist, else None."""
     marker = _marker(stage, state_dir)
     if not marker.exists():
         return None
@@ -79,14 +84,38 @@ def _cached(stage: Stage, state_dir: Path) -> float | None:
         return None
     if record.get("argv") != list(stage.argv) or not all(Path(p).exists() for p in stage.outputs):
         return None
-    return float(record.get("seconds", 0.0))
+    return record
 
 
-def _start(stage: Stage, log_path: Path | None) -> subprocess.Popen:
+def _finished_at(record: dict) -> float:
+    """When the marker's stage finished (epoch seconds); older markers have only the formatted time."""
+    if "finished_at" in record:
+        return float(record["finished_at"])
+    try:
+        return time.mktime(time.strptime(record.get("finished", ""), "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return 0.0
+
+
+def reads_from(stage: Stage, earlier: Stage) -> bool:
+    """Whether one of ``stage``'s arguments is one of ``earlier``'s outputs, lies under one, or is the folder
+    an output sits in (a model folder whose ``train_metrics.json`` marks it done)."""
+    outputs = [out.rstrip("/") for out in earlier.outputs]
+    return any(arg == out or arg.startswith(out + "/") or str(Path(out).parent) == arg.rstrip("/")
+               for out in outputs for arg in stage.argv)
+
+
+def process_argv(stage: Stage, fresh: bool) -> list[str]:
+    """The command line a stage runs with: ``--no-resume`` added when it must start over and can resume."""
+    resumable = bool(stage.argv) and (stage.argv[0] in LONG_JOBS or " ".join(stage.argv[:2]) in LONG_JOBS)
+    return [*stage.argv, "--no-resume"] if fresh and resumable else list(stage.argv)
+
+
+def _start(stage: Stage, log_path: Path | None, fresh: bool) -> subprocess.Popen:
     env = {**os.environ, **stage.env}
     out = log_path.open("w", encoding="utf-8") if log_path else None
     try:
-        return subprocess.Popen([sys.executable, "-m", "prm.cli", *stage.argv], env=env, stdout=out,
+        return subprocess.Popen([sys.executable, "-m", "prm.cli", *process_argv(stage, fresh)], env=env, stdout=out,
                                 stderr=subprocess.STDOUT if out else None)
     finally:
         if out:
@@ -103,21 +132,23 @@ def _finish(stage: Stage, process: subprocess.Popen, started: float, state_dir: 
     missing = [p for p in stage.outputs if not Path(p).exists()]
     if missing:
         raise StageFailed(f"stage {stage.name!r} finished but did not write {', '.join(missing)}")
-    record = {"argv": list(stage.argv), "seconds": seconds, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    record = {"argv": list(stage.argv), "seconds": seconds, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "finished_at": time.time()}
     _marker(stage, state_dir).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     logger.info("stage %s done in %.1f s", stage.name, seconds)
     return StageResult(stage.name, seconds, False, command_line(stage))
 
 
-def _run_group(stages: Sequence[Stage], state_dir: Path, position: str) -> list[StageResult]:
-    """Run ``stages`` at once (a group) or alone; a lone stage writes to the console, a group to logs."""
+def _run_group(stages: Sequence[Stage], state_dir: Path, position: str, fresh: set[str]) -> list[StageResult]:
+    """Run ``stages`` at once (a group) or alone; a lone stage writes to the console, a group to logs. Stages
+    named in ``fresh`` (slugs) start over."""
     together = len(stages) > 1
     running = []
     for stage in stages:
         log_path = state_dir / f"{stage.slug}.log" if together else None
         logger.info("%s stage %s: %s%s", position, stage.name, command_line(stage),
                     f" (log: {log_path})" if log_path else "")
-        running.append((stage, _start(stage, log_path), time.perf_counter(), log_path))
+        running.append((stage, _start(stage, log_path, stage.slug in fresh), time.perf_counter(), log_path))
     try:
         return [_finish(stage, process, started, state_dir, log) for stage, process, started, log in running]
     finally:
@@ -145,19 +176,37 @@ def run_stages(stages: Sequence[Stage], state_dir: str | Path) -> list[StageResu
     if len(set(names)) != len(names):
         raise ValueError(f"stage names must be distinct: {names}")
     results: list[StageResult] = []
+    finished: dict[str, float] = {}  # slug -> when the stage (cached or run now) finished
+    fresh: set[str] = set()  # stages that start over: an input was rebuilt after them
     done = 0
     for group in _groups(stages):
         todo = []
         for stage in group:
-            seconds = _cached(stage, state)
-            if seconds is None:
+            record = _record(stage, state)
+            if record is not None and (newer := _newer_input(stage, stages, finished, _finished_at(record))):
+                logger.info("stage %s: its input from stage %s is newer; running it again from scratch",
+                            stage.name, newer)
+                fresh.add(stage.slug)
+                record = None
+            if record is None:
                 todo.append(stage)
-            else:
-                done += 1
-                logger.info("[%d/%d] stage %s: cached (took %.1f s)", done, len(stages), stage.name, seconds)
-                results.append(StageResult(stage.name, seconds, True, command_line(stage)))
+                continue
+            done += 1
+            finished[stage.slug] = _finished_at(record)
+            seconds = float(record.get("seconds", 0.0))
+            logger.info("[%d/%d] stage %s: cached (took %.1f s)", done, len(stages), stage.name, seconds)
+            results.append(StageResult(stage.name, seconds, True, command_line(stage)))
         if todo:
             position = f"[{done + 1}{f'-{done + len(todo)}' if len(todo) > 1 else ''}/{len(stages)}]"
-            results.extend(_run_group(todo, state, position))
+            results.extend(_run_group(todo, state, position, fresh))
+            finished.update({stage.slug: time.time() for stage in todo})
             done += len(todo)
     return results
+
+
+def _newer_input(stage: Stage, stages: Sequence[Stage], finished: dict[str, float], own: float) -> str | None:
+    """The name of an earlier stage ``stage`` reads from that finished after ``own``, else None."""
+    for earlier in stages[: stages.index(stage)]:
+        if earlier.slug in finished and finished[earlier.slug] > own and reads_from(stage, earlier):
+            return earlier.name
+    return None

@@ -14,7 +14,7 @@ import pytest
 
 from prm.cli import SUBCOMMANDS, _split_command
 from prm.cli_config import add_config_arguments, config_from_args
-from prm.pipeline import Stage, StageFailed, run_stages
+from prm.pipeline import Stage, StageFailed, process_argv, reads_from, run_stages
 from prm.quickstart.stages import QuickstartConfig, build_stages
 
 
@@ -151,3 +151,35 @@ def test_a_given_prms_format_reaches_its_scoring_stages() -> None:
         assert stages[name][stages[name].index("--prm-format") + 1] == "qwen2_5_math_prm"
         assert stages[name][stages[name].index("--prm-options") + 1] == "system_prompt=Be exact."
     assert "--prm-format" not in stages["score test orm"]  # the ORM trained here is the project's own format
+
+
+def test_a_stage_reruns_when_a_stage_it_reads_from_was_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    source = synth_stage(tmp_path, "source")
+    reader = Stage("reader", ("data", "stats", "--no-check", source.outputs[0]), ())
+    other = synth_stage(tmp_path, "other")
+    stages = [source, reader, other]
+    assert [r.cached for r in run_stages(stages, tmp_path / "state")] == [False, False, False]
+    assert [r.cached for r in run_stages(stages, tmp_path / "state")] == [True, True, True]
+    (tmp_path / "state" / "source.json").unlink()  # the source is rebuilt: its reader too, not the other stage
+    assert [r.cached for r in run_stages(stages, tmp_path / "state")] == [False, False, True]
+    (tmp_path / "state" / "source.json").unlink()  # rebuilt by a run of the source alone (say, killed after it)
+    run_stages([source], tmp_path / "state")
+    assert [r.cached for r in run_stages(stages, tmp_path / "state")] == [True, False, True]
+
+
+def test_a_long_job_rerun_for_a_newer_input_starts_over() -> None:
+    score = Stage("score", ("score", "--prm", "runs/q/prm"), ("out.jsonl",))
+    assert process_argv(score, fresh=True) == [*score.argv, "--no-resume"]
+    assert process_argv(score, fresh=False) == list(score.argv)
+    assert process_argv(Stage("p", ("policy", "train", "--out-dir", "x"), ()), fresh=True)[-1] == "--no-resume"
+    assert "--no-resume" not in process_argv(Stage("b", ("bon", "--samples", "s"), ()), fresh=True)  # no resume
+
+
+def test_reads_from_matches_outputs_and_paths_under_them(tmp_path: Path) -> None:
+    model = Stage("train", ("train", "--out-dir", "runs/q/prm"), ("runs/q/prm",))
+    assert reads_from(Stage("score", ("score", "--prm", "runs/q/prm"), ()), model)
+    assert reads_from(Stage("s", ("score", "--prm", "runs/q/prm/checkpoint-1"), ()), model)
+    assert not reads_from(Stage("s", ("score", "--prm", "runs/q/prm-ll"), ()), model)
+    done_file = Stage("train", ("train", "--out-dir", "runs/q/prm"), ("runs/q/prm/train_metrics.json",))
+    assert reads_from(Stage("score", ("score", "--prm", "runs/q/prm/"), ()), done_file)  # the folder it marks
+    assert not reads_from(Stage("score", ("score", "--out-dir", "runs/q"), ()), done_file)  # not any ancestor
