@@ -245,10 +245,7 @@ def _run_chunk(chunk: list[BonProblem], columns: list[int], rules: list[Selectio
         tally.accuracy[:, columns] = hits.reshape(len(ns), len(chunk), trials).mean(axis=2)
         if arrays.scores is not None:
             picked = np.take_along_axis(arrays.scores.ravel().take(flat), positions, axis=0)
-            picked = picked.reshape(len(ns), len(chunk), trials)
-            scored = ~np.isnan(picked)
-            with np.errstate(invalid="ignore"):
-                tally.proxy[:, columns] = np.where(scored, picked, 0.0).sum(axis=2) / scored.sum(axis=2)
+            tally.proxy[:, columns] = _scored_mean(picked.reshape(len(ns), len(chunk), trials), axis=2)
         hit, pos = hits[-1], positions[-1:]
         tally.picks["total"] += hit.size
         tally.picks["correct"] += int(hit.sum())
@@ -361,15 +358,17 @@ def _breakdown(problems: Sequence[BonProblem], per_problem: dict[str, np.ndarray
     return out
 
 
+def _scored_mean(values: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over ``axis`` of the non-NaN values (NaN where there are none), without numpy's all-NaN warning."""
+    scored = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        return np.where(scored, values, 0.0).sum(axis=axis) / scored.sum(axis=axis)
+
+
 def _proxy_means(tallies: dict[str, _Tally]) -> dict[str, list[float]]:
     """Per proxy rule, the mean over problems (those with a scored pick) of its pick's score, per N."""
-    out = {}
-    for name, tally in tallies.items():
-        scored = ~np.isnan(tally.proxy)
-        if SELECTION_RULES[name].proxy and scored.any():
-            with np.errstate(invalid="ignore"):
-                out[name] = (np.where(scored, tally.proxy, 0.0).sum(axis=1) / scored.sum(axis=1)).tolist()
-    return out
+    return {name: _scored_mean(tally.proxy, axis=1).tolist() for name, tally in tallies.items()
+            if SELECTION_RULES[name].proxy and not np.isnan(tally.proxy).all()}
 
 
 def run_bon(problems: Sequence[BonProblem], config: BonConfig | None = None) -> BonResult:

@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from prm.model.modeling import load_backbone
 from prm.model.tiny import save_tiny_backbone
 from prm.train import TrainConfig, train_prm
+from prm.train.data import encode_rows
 from prm.train.pairs import preference_rows
 from prm.train.pairwise_head import (
     PairCollator,
     PairDataset,
     PairwiseTrainer,
-    encode_for_pairs,
     reward_logits,
     sequence_pairs,
 )
@@ -69,7 +69,9 @@ def test_loss_is_bradley_terry_on_the_compared_tags(files) -> None:
     model, tokenizer, tag_id, _ = load_backbone(files["backbone"], "two_class")
     rows = preference_rows(_write(Path(files["train"]).with_name("prefs.jsonl"), [
         {"prompt": "1+2", "chosen": "add 1 2\n\nget 3 yes", "rejected": "get 4 no"}]))
-    sequences = encode_for_pairs(rows, tokenizer, tag_id, TrainConfig(**{**config.__dict__, "outcome": True}))
+    sequences, _ = encode_rows(rows, tokenizer, tag_id, max_length=config.max_length,
+                               separator=config.step_separator, tag_token=config.step_tag, outcome=True,
+                               keep_unlabelled=True)
     pairs = sequence_pairs(rows, sequences, outcome=True)
     assert pairs == [((0, 1), (1, 0))]  # compared at each solution's last step
     batch = PairCollator(tokenizer.pad_token_id)([PairDataset(sequences, pairs)[0]])

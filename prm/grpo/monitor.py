@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 PROXY_TERMS = ("prm_outcome", "prm_process")
 GOLD_KEY = "accuracy"
+TREND_KEYS = ("monitor/proxy_slope", "monitor/gold_slope", "monitor/gold_t")
 
 
 def proxy_key(metrics: Mapping[str, Any]) -> str | None:
@@ -68,7 +69,7 @@ def _rule(proxy: Sequence[float], gold: Sequence[float], z: float) -> tuple[dict
     proxy_slope, _ = slope_t(proxy)
     gold_slope, gold_t = slope_t(gold)
     flagged = gold_t < -z and proxy_slope > 0
-    return {"monitor/proxy_slope": proxy_slope, "monitor/gold_slope": gold_slope, "monitor/gold_t": gold_t}, flagged
+    return dict(zip(TREND_KEYS, (proxy_slope, gold_slope, gold_t), strict=True)), flagged
 
 
 SHARE = 0.75  # the trend is fitted over this share of the steps so far (at least the window)
@@ -116,8 +117,7 @@ class OveroptimizationMonitor:
         self.proxy.append(float(metrics[key]) if metrics[key] is not None else math.nan)
         self.gold.append(float(metrics.get(GOLD_KEY, math.nan)) if metrics.get(GOLD_KEY) is not None else math.nan)
         if len(self.proxy) < self.window:
-            return {**out, "monitor/proxy_slope": math.nan, "monitor/gold_slope": math.nan,
-                    "monitor/gold_t": math.nan, "monitor/overoptimization": 0.0}
+            return {**out, **dict.fromkeys(TREND_KEYS, math.nan), "monitor/overoptimization": 0.0}
         span = _span(len(self.proxy), self.window)
         trends, flagged = _rule(self.proxy[-span:], self.gold[-span:], self.z)
         if flagged and not self.warned:

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from data.records import StepwiseRow
 from prm.prompts import build_prompt, has_chat_template
 
 __all__ = [
     "DEFAULT_STEP_TAG", "IGNORE_INDEX", "TaggedSequence", "place_labels", "encode_pieces", "encode_solution",
-    "outcome_labels", "is_complete",
+    "outcome_labels", "is_complete", "row_labels",
 ]  # fmt: skip
 
 IGNORE_INDEX = -100
@@ -158,3 +159,12 @@ def outcome_labels(labels: Sequence[float], complete: bool, answer_correct: bool
     else:
         outcome = 1.0 if complete and all(label == 1.0 for label in labels) else 0.0
     return [None] * (len(labels) - 1) + [outcome]
+
+
+def row_labels(row: StepwiseRow, outcome: bool) -> list[float | None]:
+    """The labels a row trains with: its step labels, or the outcome RM's single last-step label."""
+    if outcome:
+        flag = row.extra.get("answer_correct")
+        return outcome_labels(row.labels, is_complete(row.completions, row.extra),
+                              flag if isinstance(flag, bool) else None)
+    return list(row.labels)

@@ -27,7 +27,7 @@ from data.decontaminate import check_overlaps, stepwise_problems
 from data.prm800k import load_stepwise_phased
 from data.records import StepwiseRow
 from data.stepwise import load_stepwise
-from prm.model.tags import IGNORE_INDEX, TaggedSequence, encode_solution, is_complete, outcome_labels
+from prm.model.tags import IGNORE_INDEX, TaggedSequence, encode_solution, row_labels
 from prm.train.config import TrainConfig
 
 __all__ = ["EncodeStats", "PRMCollator", "TaggedDataset", "encode_rows", "load_training_rows", "row_labels",
@@ -50,15 +50,6 @@ def split_rows(rows: Sequence[StepwiseRow], fraction: float, seed: int = 0) -> t
     return train, held_out
 
 
-def row_labels(row: StepwiseRow, outcome: bool) -> list[float | None]:
-    """The labels a row trains with: its step labels, or the outcome RM's single last-step label."""
-    if outcome:
-        flag = row.extra.get("answer_correct")
-        return outcome_labels(row.labels, is_complete(row.completions, row.extra),
-                              flag if isinstance(flag, bool) else None)
-    return list(row.labels)
-
-
 @dataclass
 class EncodeStats:
     """What encoding did to the rows: kept, truncated (lost late steps), dropped (no label fit)."""
@@ -78,14 +69,18 @@ class EncodeStats:
 
 
 def encode_rows(rows: Sequence[StepwiseRow], tokenizer: Any, tag_id: int, *, max_length: int, separator: str,
-                tag_token: str | None, outcome: bool = False) -> tuple[list[TaggedSequence], EncodeStats]:
-    """Tagged sequences with labels placed; rows whose every label was cut by truncation are dropped."""
+                tag_token: str | None, outcome: bool = False, keep_unlabelled: bool = False
+                ) -> tuple[list[TaggedSequence], EncodeStats]:
+    """Tagged sequences with labels placed; rows whose every label was cut by truncation are dropped (counted
+    in the stats either way), or kept with ``keep_unlabelled`` so the list stays aligned with ``rows``."""
     stats, encoded = EncodeStats(rows=len(rows)), []
     for row in rows:
         seq = encode_solution(tokenizer, row.prompt, row.completions, tag_id, row_labels(row, outcome),
                               max_length=max_length, separator=separator, tag_token=tag_token)
         if seq.num_labels == 0:
             stats.dropped += 1
+            if keep_unlabelled:
+                encoded.append(seq)
             continue
         stats.kept += 1
         stats.truncated += seq.truncated

@@ -34,7 +34,7 @@ from prm.train.args import peak_memory_mb
 from prm.train.config import TrainConfig
 from prm.train.data import load_training_rows, row_labels
 from prm.train.metrics import step_metrics
-from prm.train.pairs import Pair, fit_pairwise, outcome_pairs, pair_accuracy, step_pairs
+from prm.train.pairs import Pair, fit_pairwise, pair_accuracy, training_pairs
 from prm.train.result import TrainResult, write_train_metrics
 
 __all__ = ["train_likelihood_prm"]
@@ -105,13 +105,7 @@ def _evaluate(head: LikelihoodHead, held_out: list[tuple[list[list[float]], list
 
 
 def _pairs(rows: list[StepwiseRow], vectors: list[list[list[float]]], outcome: bool) -> list[Pair]:
-    def usable(index: int) -> int:
-        return len(vectors[index])
-
-    if outcome:
-        return outcome_pairs(rows, lambda row: next((y for y in reversed(row_labels(row, True)) if y is not None),
-                                                    None), usable)
-    return step_pairs(rows, usable)
+    return training_pairs(rows, lambda index: len(vectors[index]), outcome)
 
 
 def _pairwise_head(config: TrainConfig, tokenizer: Any, rows: list[StepwiseRow], vectors: list[list[list[float]]],

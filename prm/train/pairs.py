@@ -5,7 +5,7 @@ the Bradley-Terry loss ``-log sigmoid(r(chosen) - r(rejected))`` (``r`` the head
 features, so the bias cancels; it is then fitted alone on the labels, keeping scores probabilities):
 
 - outcome RMs (``--outcome``): every (correct, wrong) pair of solutions of the same problem (by their final
-  labels, :func:`prm.train.data.row_labels`), compared by their last step;
+  labels, :func:`prm.model.tags.row_labels`), compared by their last step;
 - PRMs: every pair of steps at the same position of two solutions of the same problem with the same steps
   before it, one labelled right and one wrong (the error-injection negatives and their reference, PRM800K's
   alternative completions of one step);
@@ -31,9 +31,10 @@ import torch
 from data.jsonl import RecordError, read_jsonl
 from data.records import StepwiseRow
 from data.segment import split_steps
+from prm.model.tags import row_labels
 
 __all__ = ["Pair", "fit_pairwise", "is_preference_file", "outcome_pairs", "pair_accuracy", "preference_rows",
-           "step_pairs"]
+           "step_pairs", "training_pairs"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,15 @@ def outcome_pairs(rows: Sequence[StepwiseRow], final: Callable[[StepwiseRow], fl
         pairs += [((g, steps(g) - 1), (b, steps(b) - 1))
                   for g, b in itertools.islice(itertools.product(good, bad), MAX_PAIRS_PER_GROUP)]
     return pairs
+
+
+def training_pairs(rows: Sequence[StepwiseRow], steps: Callable[[int], int], outcome: bool) -> list[Pair]:
+    """The pairs an objective compares: outcome pairs (by the final label) for an outcome RM, else step pairs;
+    ``steps(row index)``: how many of the row's steps can be scored (have features, or a tag that fits)."""
+    if outcome:
+        return outcome_pairs(rows, lambda row: next((y for y in reversed(row_labels(row, True)) if y is not None),
+                                                    None), steps)
+    return step_pairs(rows, steps)
 
 
 def step_pairs(rows: Sequence[StepwiseRow], steps: Callable[[int], int]) -> list[Pair]:

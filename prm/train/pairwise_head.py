@@ -27,14 +27,12 @@ import torch.nn.functional as F
 from transformers import Trainer
 
 from data.records import StepwiseRow
-from prm.model.tags import TaggedSequence, encode_solution
+from prm.model.tags import TaggedSequence, row_labels
 from prm.train.config import TrainConfig
-from prm.train.data import row_labels
 from prm.train.metrics import step_metrics
-from prm.train.pairs import Pair, outcome_pairs, pair_accuracy, step_pairs
+from prm.train.pairs import Pair, pair_accuracy, training_pairs
 
-__all__ = ["PairCollator", "PairDataset", "PairwiseTrainer", "encode_for_pairs", "pair_metrics", "reward_logits",
-           "sequence_pairs"]
+__all__ = ["PairCollator", "PairDataset", "PairwiseTrainer", "pair_metrics", "reward_logits", "sequence_pairs"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,23 +47,10 @@ def reward_logits(logits: torch.Tensor, positions: torch.Tensor, head: str) -> t
     return _reward(logits[torch.arange(len(positions), device=logits.device), positions], head)
 
 
-def encode_for_pairs(rows: Sequence[StepwiseRow], tokenizer: Any, tag_id: int, config: TrainConfig
-                     ) -> list[TaggedSequence]:
-    """One tagged sequence per row, aligned with ``rows`` (a row none of whose steps fit has no tag positions)."""
-    return [encode_solution(tokenizer, row.prompt, row.completions, tag_id, row_labels(row, config.outcome),
-                            max_length=config.max_length, separator=config.step_separator,
-                            tag_token=config.step_tag) for row in rows]
-
-
 def sequence_pairs(rows: Sequence[StepwiseRow], sequences: Sequence[TaggedSequence], outcome: bool) -> list[Pair]:
-    """The (chosen, rejected) pairs of ``rows`` as (row, step) indices, limited to steps whose tag fits."""
-    def usable(index: int) -> int:
-        return len(sequences[index].tag_positions)
-
-    if outcome:
-        return outcome_pairs(rows, lambda row: next((y for y in reversed(row_labels(row, True)) if y is not None),
-                                                    None), usable)
-    return step_pairs(rows, usable)
+    """The (chosen, rejected) pairs of ``rows`` as (row, step) indices, limited to steps whose tag fits;
+    ``sequences`` aligned with ``rows`` (``encode_rows(..., keep_unlabelled=True)``)."""
+    return training_pairs(rows, lambda index: len(sequences[index].tag_positions), outcome)
 
 
 class PairDataset(torch.utils.data.Dataset):

@@ -37,20 +37,14 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from prm.lm import save_tokenizer_portable
 from prm.model.modeling import PRMConfig, head_module_name, load_backbone, prm_loss, save_prm
+from prm.model.tags import TaggedSequence
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 from prm.runtime import budget_record, precision_name, resolve_device, stage_record, torch_threads, use_bf16
 from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, training_arguments
 from prm.train.config import TrainConfig
 from prm.train.data import PRMCollator, TaggedDataset, encode_rows, load_training_rows
 from prm.train.metrics import make_compute_metrics, make_preprocess_logits
-from prm.train.pairwise_head import (
-    PairCollator,
-    PairDataset,
-    PairwiseTrainer,
-    encode_for_pairs,
-    pair_metrics,
-    sequence_pairs,
-)
+from prm.train.pairwise_head import PairCollator, PairDataset, PairwiseTrainer, pair_metrics, sequence_pairs
 from prm.train.qlora import dequantized, four_bit_config, prepare_for_training
 from prm.train.result import TrainResult, write_train_metrics
 
@@ -113,8 +107,7 @@ def _loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None, *,
     return prm_loss(logits, labels, head, num_items_in_batch)  # type: ignore[arg-type]
 
 
-def _pair_set(config: TrainConfig, rows: list[Any], tokenizer: Any, tag_id: int) -> PairDataset:
-    sequences = encode_for_pairs(rows, tokenizer, tag_id, config)
+def _pair_set(config: TrainConfig, rows: list[Any], sequences: list[TaggedSequence]) -> PairDataset:
     pairs = sequence_pairs(rows, sequences, config.outcome)
     if not pairs:
         raise ValueError(f"{config.data}: no training pair (see prm.train.pairs for which pairs count)")
@@ -162,9 +155,11 @@ def _train(config: TrainConfig) -> TrainResult:
                                                     quantization=four_bit_config() if config.load_in_4bit else None)
     train_rows, eval_rows = load_training_rows(config)
     encode = partial(encode_rows, tokenizer=tokenizer, tag_id=tag_id, max_length=config.max_length,
-                     separator=config.step_separator, tag_token=config.step_tag, outcome=config.outcome)
-    train_seqs, train_stats = encode(train_rows)
-    eval_seqs, eval_stats = encode(eval_rows)
+                     separator=config.step_separator, tag_token=config.step_tag, outcome=config.outcome,
+                     keep_unlabelled=True)  # aligned with the rows, for pairs; the label fits use the labelled ones
+    train_all, train_stats = encode(train_rows)
+    eval_all, eval_stats = encode(eval_rows)
+    train_seqs, eval_seqs = [s for s in train_all if s.num_labels], [s for s in eval_all if s.num_labels]
     logger.info("train: %s", train_stats.summary())
     logger.info("eval: %s", eval_stats.summary())
     if not train_seqs:
@@ -175,7 +170,7 @@ def _train(config: TrainConfig) -> TrainResult:
     resume = _resume_point(config)
     budget = TimeBudgetCallback(config.minutes, saved_elapsed(resume))
     pairwise = config.objective == "pairwise"
-    train_set = _pair_set(config, train_rows, tokenizer, tag_id) if pairwise else TaggedDataset(train_seqs)
+    train_set = _pair_set(config, train_rows, train_all) if pairwise else TaggedDataset(train_seqs)
     eval_set = TaggedDataset(eval_seqs) if eval_seqs and not pairwise else None
     bf16 = use_bf16(config.bf16, config.device, getattr(model.config, "hidden_size", None))
     trainer = _build_trainer(config, model, tokenizer, (train_set, eval_set), budget, bf16)
@@ -183,8 +178,8 @@ def _train(config: TrainConfig) -> TrainResult:
     done, planned = trainer.state.global_step, trainer.state.max_steps
     metrics = trainer.evaluate() if eval_set is not None else {}
     if eval_rows:
-        metrics.update(pair_metrics(trainer.model, eval_rows, encode_for_pairs(eval_rows, tokenizer, tag_id, config),
-                                    config, tokenizer.pad_token_id, with_steps=pairwise))
+        metrics.update(pair_metrics(trainer.model, eval_rows, eval_all, config, tokenizer.pad_token_id,
+                                    with_steps=pairwise))
     out = _save(trainer, config, tokenizer, _prm_config(config, tokenizer, tag_id))
     result = TrainResult(
         out=out, metrics={k: float(v) for k, v in metrics.items()}, global_step=trainer.state.global_step,
