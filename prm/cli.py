@@ -41,6 +41,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("prm.commands.serve", "serve PRM step scores, answer checks and GRPO rewards over HTTP"),
     "grpo": ("prm.commands.grpo", "GRPO on the policy with answer / PRM outcome / PRM process rewards"),
     "grpo compare": ("prm.commands.grpo_compare", "compare finished GRPO runs: pass@1 before/after, curves"),
+    "search": ("prm.commands.search", "PRM-guided search over partial solutions: best_of_n, beam, dvts (resumable)"),
+    "search compare": ("prm.commands.search_compare", "search strategies against best-of-N at equal generated "
+                                                      "tokens: accuracy curves, difficulty bins, paired CIs"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 
