@@ -38,6 +38,8 @@ class SearchCommandConfig:
                              required=True)
     prm_format: str = shared("prm_format", "auto")
     prm_options: str | None = shared("prm_options")
+    orm: str | None = shared("orm", detail="optional: also scores the finished solutions (orm_step_scores, for "
+                                           "the orm selection rule of prm search compare / prm bon)")
     problems: str | None = shared("problems", required=True)
     split: str | None = shared("split")
     limit: int | None = shared("limit")
@@ -78,7 +80,7 @@ class SearchCommandConfig:
 
 CONFIG = SearchCommandConfig
 # The settings that shape the rows; resuming with other values is refused.
-META_KEYS = ("model", "prm", "prm_format", "prm_options", "strategy", "n", "beam_width", "max_iterations",
+META_KEYS = ("model", "prm", "prm_format", "prm_options", "orm", "strategy", "n", "beam_width", "max_iterations",
              "aggregation", "lookahead", "temperature", "top_p", "max_new_tokens", "max_step_tokens",
              "system_prompt", "seed")
 
@@ -113,17 +115,43 @@ def build_policy(config: SearchCommandConfig) -> Any:
 
 def _meta(config: SearchCommandConfig) -> dict[str, Any]:
     meta = {key: getattr(config, key) for key in META_KEYS}
-    for key in ("model", "prm"):
+    for key in ("model", "prm", "orm"):
         if meta[key] and Path(meta[key]).exists():  # the same local model, however the path was spelled
             meta[key] = str(Path(meta[key]).resolve())
     return meta
 
 
-def _search_all(config: SearchCommandConfig, problems: list[Any], journal: RowJournal) -> dict[str, float]:
-    """Search the problems not yet in ``journal``, a batch at a time; totals of what this run spent."""
+@dataclass
+class Models:
+    """The policy's sampler and the scorers a search runs with (a sweep shares one set across runs)."""
+
+    sampler: Any
+    scorer: Any
+    orm: Any = None
+
+    def close(self) -> None:
+        self.sampler.close()
+        for model in (self.scorer, self.orm):
+            if hasattr(model, "close"):
+                model.close()
+
+
+def load_models(config: SearchCommandConfig) -> Models:
+    from prm.model.formats import load_scorer, parse_options
+
+    scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, dtype=config.dtype,
+                         batch_size=config.batch_size, **parse_options(config.prm_options))
+    orm = load_scorer(config.orm, device=config.device, dtype=config.dtype, batch_size=config.batch_size) \
+        if config.orm else None
+    return Models(build_policy(config), scorer, orm)
+
+
+def search_into(config: SearchCommandConfig, problems: list[Any], journal: RowJournal, models: Models
+                ) -> dict[str, float]:
+    """Search the problems not yet in ``journal``, a batch at a time, appending each batch's rows; totals of
+    what this run spent."""
     from tqdm.auto import tqdm
 
-    from prm.model.formats import load_scorer, parse_options
     from prm.prompts import build_prompt
     from prm.search.compute import parameter_count, scorer_parameters
     from prm.search.records import search_rows
@@ -132,32 +160,31 @@ def _search_all(config: SearchCommandConfig, problems: list[Any], journal: RowJo
     position = {p.id: i for i, p in enumerate(problems)}
     todo = [p for p in problems if not journal.done(p.id)]
     totals: dict[str, float] = {"problems": 0, "generated_tokens": 0, "prm_calls": 0}
-    if not todo:
-        return totals
-    scorer = load_scorer(config.prm or "", config.prm_format, device=config.device, dtype=config.dtype,
-                         batch_size=config.batch_size, **parse_options(config.prm_options))
-    sampler = build_policy(config)
-    parameters = (parameter_count(getattr(sampler, "model", None) or config.model), scorer_parameters(scorer))
+    sampler = models.sampler
+    parameters = (parameter_count(getattr(sampler, "model", None) or config.model), scorer_parameters(models.scorer))
     settings, verify_config = settings_of(config), VerifyConfig(timeout_s=config.timeout_s)
-    try:
-        with tqdm(total=len(problems), initial=len(problems) - len(todo), unit="problem", desc="search") as bar:
-            for first in range(0, len(todo), config.batch_problems):
-                batch = todo[first: first + config.batch_problems]
-                prompts = [build_prompt(p.problem, sampler.tokenizer, config.system_prompt) for p in batch]
-                rows = search_rows(batch, prompts, config.strategy, sampler, scorer, settings,
-                                   seed=config.seed + 100_000 * position[batch[0].id],
-                                   scorer_batch_size=config.batch_size, parameters=parameters,
-                                   workers=config.workers, verify_config=verify_config)
-                journal.append(rows)
-                totals["problems"] += len(rows)
-                totals["generated_tokens"] += sum(r["compute"]["generated_tokens"] for r in rows)
-                totals["prm_calls"] += sum(r["compute"]["prm_calls"] for r in rows)
-                bar.update(len(batch))
-    finally:
-        sampler.close()
-        if hasattr(scorer, "close"):
-            scorer.close()
+    with tqdm(total=len(problems), initial=len(problems) - len(todo), unit="problem", desc="search") as bar:
+        for first in range(0, len(todo), config.batch_problems):
+            batch = todo[first: first + config.batch_problems]
+            prompts = [build_prompt(p.problem, sampler.tokenizer, config.system_prompt) for p in batch]
+            rows = search_rows(batch, prompts, config.strategy, sampler, models.scorer, settings,
+                               seed=config.seed + 100_000 * position[batch[0].id], scorer_batch_size=config.batch_size,
+                               parameters=parameters, workers=config.workers, verify_config=verify_config,
+                               orm=models.orm)
+            journal.append(rows)
+            totals["problems"] += len(rows)
+            totals["generated_tokens"] += sum(r["compute"]["generated_tokens"] for r in rows)
+            totals["prm_calls"] += sum(r["compute"]["prm_calls"] for r in rows)
+            bar.update(len(batch))
     return totals
+
+
+def open_journal(config: SearchCommandConfig) -> RowJournal:
+    """The output as a journal keyed by problem id, refusing rows written with other settings."""
+    output = Path(config.output or "")
+    if not config.resume:
+        discard(output)
+    return RowJournal(output, key=lambda row: str(row["problem_id"]), meta=_meta(config))
 
 
 def run(config: SearchCommandConfig, args: argparse.Namespace) -> int:
@@ -171,15 +198,19 @@ def run(config: SearchCommandConfig, args: argparse.Namespace) -> int:
         settings_of(config)
         problems = load_problems(config.problems or "", config.split, config.limit)
         output = Path(config.output or "")
-        if not config.resume:
-            discard(output)
         set_threads(config.threads)
         start = time.perf_counter()
-        with RowJournal(output, key=lambda row: str(row["problem_id"]), meta=_meta(config)) as journal:
+        with open_journal(config) as journal:
             if journal.rows:
                 logger.info("resuming %s: %d of %d problems already searched", output, len(journal.rows),
                             len(problems))
-            totals = _search_all(config, problems, journal)
+            totals = {"problems": 0, "generated_tokens": 0, "prm_calls": 0}
+            if any(not journal.done(p.id) for p in problems):
+                models = load_models(config)
+                try:
+                    totals = search_into(config, problems, journal, models)
+                finally:
+                    models.close()
     except (RecordError, JournalMismatch, OSError, ValueError) as error:
         logger.error("%s", error)
         return 2
