@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-from eval.aggregate import AGGREGATIONS
+from eval.aggregate import AGGREGATIONS, solution_score
 from eval.answers import NO_VOTE, AnswerClusterer, answer_of
 
 __all__ = [
@@ -100,11 +100,11 @@ class Group:
         return clusterer.cluster([answer_of(s) for s in self.samples], verdicts)
 
     def aggregated(self, name: str) -> list[float]:
-        """Aggregated PRM score per sample, NaN for samples without step scores."""
+        """Aggregated PRM score per sample (steps scored None skipped, as ``eval.aggregate.solution_score``
+        does), NaN for samples without a scored step."""
         if name not in self._aggregated:
-            function = AGGREGATIONS[name]
-            self._aggregated[name] = [function(s["step_scores"]) if s.get("step_scores") else math.nan
-                                      for s in self.samples]
+            scores = [solution_score(s.get("step_scores") or [], name) for s in self.samples]
+            self._aggregated[name] = [math.nan if score is None else score for score in scores]
         return self._aggregated[name]
 
     @cached_property
