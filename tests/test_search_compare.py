@@ -267,3 +267,33 @@ def test_cli_verifies_against_problems_and_pool_needs_verdicts(tmp_path: Path,
     pool = bad_file(tmp_path, [{"problem_id": "p0", "text": "x"}])
     with pytest.raises(RecordError, match=r"bad.jsonl line 1: missing field 'verdict'"):
         read_pool(pool)
+
+
+def test_samples_as_best_of_n_runs(tmp_path: Path) -> None:
+    """A scored sample pool becomes best-of-N runs: the first n samples (by sample_idx) of each problem at
+    n = 1, 2, 4, their tokens summed; the rules pick among exactly those samples."""
+    from eval.search_report import samples_as_runs
+
+    rows = []
+    for pid in ("a", "b"):
+        for k in (3, 2, 1, 0):  # written out of order: the first n are chosen by sample_idx
+            correct = (pid == "a" and k == 2) or (pid == "b" and k == 0)
+            rows.append({"problem_id": pid, "sample_idx": k, "text": "x", "num_tokens": 10 + k,
+                         "verdict": "correct" if correct else "incorrect", "step_scores": [0.5, 0.1 * (k + 1)]})
+    path = tmp_path / "scored.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    runs = samples_as_runs(path, "bon", "last")
+    assert [run.n for run in runs] == [1, 2, 4]
+    assert all(run.strategy == "best_of_n" and run.label == "bon" for run in runs)
+    assert [s["sample_idx"] for s in runs[1].rows["a"]["solutions"]] == [0, 1]
+    assert runs[2].rows["b"]["compute"]["generated_tokens"] == 10 + 11 + 12 + 13
+    result = compare_runs(runs, CompareConfig(bootstrap=50))
+    accuracy = {(p.n): p.accuracy for p in result.method("bon:prm_last").points}
+    # prm_last picks the highest sample_idx present: n=1 -> idx 0 (b right), n=2 -> idx 1 (none), n=4 -> idx 3
+    assert accuracy == {1: 0.5, 2: 0.0, 4: 0.0}
+    with pytest.raises(RecordError, match="only 4 samples"):
+        samples_as_runs(path, "bon", "last", ns=[8])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"problem_id": "a", "text": "x", "verdict": "correct"}) + "\n", encoding="utf-8")
+    with pytest.raises(RecordError, match="line 1: missing field 'num_tokens'"):
+        samples_as_runs(bad, "bon", "last")

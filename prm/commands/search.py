@@ -80,9 +80,10 @@ class SearchCommandConfig:
 
 CONFIG = SearchCommandConfig
 # The settings that shape the rows; resuming with other values is refused.
-META_KEYS = ("model", "prm", "prm_format", "prm_options", "orm", "strategy", "n", "beam_width", "max_iterations",
-             "aggregation", "lookahead", "temperature", "top_p", "max_new_tokens", "max_step_tokens",
-             "system_prompt", "seed")
+# (batch_problems too: the HF backend's call seeds follow the batches)
+META_KEYS = ("model", "prm", "prm_format", "prm_options", "orm", "problems", "split", "batch_problems", "strategy",
+             "n", "beam_width", "max_iterations", "aggregation", "lookahead", "temperature", "top_p", "max_new_tokens",
+             "max_step_tokens", "system_prompt", "seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +116,7 @@ def build_policy(config: SearchCommandConfig) -> Any:
 
 def _meta(config: SearchCommandConfig) -> dict[str, Any]:
     meta = {key: getattr(config, key) for key in META_KEYS}
-    for key in ("model", "prm", "orm"):
+    for key in ("model", "prm", "orm", "problems"):
         if meta[key] and Path(meta[key]).exists():  # the same local model, however the path was spelled
             meta[key] = str(Path(meta[key]).resolve())
     return meta
@@ -195,7 +196,8 @@ def run(config: SearchCommandConfig, args: argparse.Namespace) -> int:
         logger.error("--batch-problems and --batch-size must be >= 1")
         return 2
     try:
-        settings_of(config)
+        if config.strategy != "best_of_n":
+            settings_of(config).check_beams()
         problems = load_problems(config.problems or "", config.split, config.limit)
         output = Path(config.output or "")
         set_threads(config.threads)

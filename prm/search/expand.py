@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from data.segment import STEP_SEPARATOR, split_steps
 from prm.sampling.base import Completion, Sampler, SamplingConfig, encode_prompt
 from prm.search.tree import Compute, Path, SearchSettings, Subtree
 
@@ -83,29 +84,44 @@ def _sampling(ctx: SearchContext, max_tokens: int, to_end: bool, greedy: bool, c
                           step_separator=settings.step_separator)
 
 
+def _cut(completion: Completion, cap: int, tokenizer: Any) -> Completion:
+    """``completion`` cut to its path's own ``cap`` tokens (finish ``length``), as a call capped there would end."""
+    if completion.num_tokens <= cap:
+        return completion
+    ids = completion.token_ids[:cap]
+    text = tokenizer.decode(ids, skip_special_tokens=True) if ids else completion.text
+    return Completion(text, cap, "length", None, ids)
+
+
 def _generate(ctx: SearchContext, paths: Sequence[Path], to_end: bool, greedy: bool, call_seed: int
               ) -> list[Completion | None]:
-    """One step (or, ``to_end``, the rest of the solution) for each path, in one generate call per token cap.
+    """One step (or, ``to_end``, the rest of the solution) for each path, all in one generate call.
 
-    Paths with no token budget left get None. Tokens generated and prompt tokens re-read are counted."""
+    Each path may write at most its own budget left (and ``max_step_tokens`` per step): the call runs to the
+    largest of those caps and a longer completion is cut to its path's cap (the tokens past it are counted as
+    spent). Paths with no budget left get None. Tokens generated and prompt tokens re-read are counted."""
     settings = ctx.settings
-    caps: dict[int, list[int]] = {}
-    for index, path in enumerate(paths):
-        left = settings.max_new_tokens - path.num_tokens
-        if left > 0:
-            caps.setdefault(left if to_end else min(left, settings.max_step_tokens), []).append(index)
+    caps = [min(settings.max_new_tokens - path.num_tokens, settings.max_new_tokens if to_end else
+                settings.max_step_tokens) for path in paths]
+    sent = [i for i, cap in enumerate(caps) if cap > 0]
     results: list[Completion | None] = [None] * len(paths)
-    for cap, indices in sorted(caps.items()):
-        prompts = [ctx.problems[paths[i].problem].prompt + paths[i].prefix_text(settings.step_separator)
-                   for i in indices]
-        outputs = ctx.sampler.generate(prompts, 1, _sampling(ctx, cap, to_end, greedy, call_seed))
-        for i, prompt, output in zip(indices, prompts, outputs, strict=True):
-            results[i] = output[0]
-            spent = ctx.compute[paths[i].problem]
-            spent.generated_tokens += output[0].num_tokens
-            spent.prefix_tokens += len(encode_prompt(ctx.sampler.tokenizer, prompt))
-            spent.generate_requests += 1
+    if not sent:
+        return results
+    prompts = [ctx.problems[paths[i].problem].prompt + paths[i].prefix_text(settings.step_separator) for i in sent]
+    params = _sampling(ctx, max(caps[i] for i in sent), to_end, greedy, call_seed)
+    outputs = ctx.sampler.generate(prompts, 1, params)
+    for i, prompt, output in zip(sent, prompts, outputs, strict=True):
+        results[i] = _cut(output[0], caps[i], ctx.sampler.tokenizer)
+        spent = ctx.compute[paths[i].problem]
+        spent.generated_tokens += output[0].num_tokens
+        spent.prefix_tokens += len(encode_prompt(ctx.sampler.tokenizer, prompt))
+        spent.generate_requests += 1
     return results
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """Steps of a text written to the end: blank-line segmentation (as ``prm sample``) for the default separator."""
+    return split_steps(text) if separator == STEP_SEPARATOR else text.split(separator)
 
 
 def _candidate(path: Path, completion: Completion | None, iteration: int, settings: SearchSettings,
@@ -113,12 +129,13 @@ def _candidate(path: Path, completion: Completion | None, iteration: int, settin
     """``path`` extended by ``completion``, marked finished when the solution ended or ran out of tokens."""
     if completion is None:
         return replace(path, finished=True, finish_reason="length", iteration=iteration)
-    step = completion.text.strip()
-    candidate = path.extend(step, completion.num_tokens, iteration)
+    # written to the end, a completion holds several steps: split as prm sample splits a solution
+    steps = _split(completion.text, settings.step_separator) if to_end else [completion.text]
+    candidate = path.extend([step.strip() for step in steps], completion.num_tokens, iteration)
     out_of_tokens = candidate.num_tokens >= settings.max_new_tokens
     if completion.finish_reason == "length":
         candidate.finished, candidate.finish_reason = True, "length"
-    elif to_end or completion.stop_reason is None or _ANSWER_MARK in step:
+    elif to_end or completion.stop_reason is None or _ANSWER_MARK in completion.text:
         candidate.finished, candidate.finish_reason = True, "stop"
     elif out_of_tokens:
         candidate.finished, candidate.finish_reason = True, "length"
@@ -128,17 +145,18 @@ def _candidate(path: Path, completion: Completion | None, iteration: int, settin
 def _lookahead(ctx: SearchContext, candidates: Sequence[Path], iteration: int) -> list[tuple[str, ...]]:
     """The greedy lookahead steps of each unfinished candidate (none for finished ones); tokens counted."""
     extra: list[tuple[str, ...]] = [() for _ in candidates]
+    spent = [c.num_tokens for c in candidates]  # the lookahead's tokens count against the budget too
     rolling = [i for i, c in enumerate(candidates) if not c.finished]
     for depth in range(ctx.settings.lookahead):
         if not rolling:
             break
-        probes = [Path(candidates[i].problem, candidates[i].steps + extra[i],
-                       candidates[i].num_tokens) for i in rolling]
+        probes = [Path(candidates[i].problem, candidates[i].steps + extra[i], spent[i]) for i in rolling]
         outputs = _generate(ctx, probes, to_end=False, greedy=True, call_seed=1000 * iteration + 1 + depth)
         still = []
         for i, output in zip(rolling, outputs, strict=True):
             if output is None:
                 continue
+            spent[i] += output.num_tokens
             if output.text.strip():
                 extra[i] = (*extra[i], output.text.strip())
             if output.finish_reason == "stop" and output.stop_reason is not None and _ANSWER_MARK not in output.text:

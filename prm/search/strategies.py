@@ -58,6 +58,7 @@ def best_of_n(ctx: SearchContext) -> list[list[Path]]:
 def beam(ctx: SearchContext) -> list[list[Path]]:
     """Step-level beam search: keep the best ``n / beam_width`` partial solutions, expand each M ways."""
     settings = ctx.settings
+    settings.check_beams()
     keep = settings.n // settings.beam_width
     subtrees = [Subtree(problem=i, width=settings.n, keep=keep, frontier=[Path(i)]) for i in range(len(ctx.problems))]
 
@@ -75,6 +76,7 @@ def beam(ctx: SearchContext) -> list[list[Path]]:
 def dvts(ctx: SearchContext) -> list[list[Path]]:
     """Diverse verifier tree search: ``n / beam_width`` subtrees per problem, each greedy on the PRM."""
     settings = ctx.settings
+    settings.check_beams()
     subtrees = [Subtree(problem=i, width=settings.beam_width, keep=1, frontier=[Path(i)])
                 for i in range(len(ctx.problems)) for _ in range(settings.n // settings.beam_width)]
 

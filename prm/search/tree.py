@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,12 +43,15 @@ class SearchSettings:
         if self.n < 1 or self.beam_width < 1 or self.max_iterations < 1:
             raise ValueError(f"n, beam_width and max_iterations must be >= 1, got {self.n}, {self.beam_width}, "
                              f"{self.max_iterations}")
-        if self.n % self.beam_width:
-            raise ValueError(f"n ({self.n}) must be a multiple of beam_width ({self.beam_width})")
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {self.aggregation!r}; known: {', '.join(AGGREGATIONS)}")
         if self.lookahead < 0 or self.max_new_tokens < 1 or self.max_step_tokens < 1:
             raise ValueError("lookahead must be >= 0, max_new_tokens and max_step_tokens >= 1")
+
+    def check_beams(self) -> None:
+        """Beam search and DVTS split ``n`` into groups of ``beam_width``: it must divide ``n``."""
+        if self.n % self.beam_width:
+            raise ValueError(f"n ({self.n}) must be a multiple of beam_width ({self.beam_width}) for beam and dvts")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,9 +80,10 @@ class Path:
         """What the policy continues after the prompt: the steps so far, each followed by the separator."""
         return "".join(step + separator for step in self.steps)
 
-    def extend(self, step: str, tokens: int, iteration: int) -> Path:
-        steps = (*self.steps, step) if step.strip() else self.steps  # an empty step adds nothing
-        return Path(self.problem, steps, self.num_tokens + tokens, iteration=iteration)
+    def extend(self, steps: Sequence[str], tokens: int, iteration: int) -> Path:
+        """This path with ``steps`` appended (empty ones add nothing) and ``tokens`` more generated."""
+        kept = tuple(step for step in steps if step.strip())
+        return Path(self.problem, self.steps + kept, self.num_tokens + tokens, iteration=iteration)
 
 
 @dataclass
