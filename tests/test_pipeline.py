@@ -80,7 +80,7 @@ def test_every_quickstart_stage_parses_with_its_command() -> None:
     assert [s.name for s in stages] == [
         "synthetic problems", "policy", "verifier lm", "sample test", "sample train", "label train exact",
         "label train mc", "label test exact", "train prm", "train orm", "score test prm", "score test steps",
-        "score test orm", "best of n", "step errors"]
+        "score test orm", "best of n", "step errors", "search beam", "search compare"]
     for stage in stages:
         parse(stage.argv)
     by_name = {s.name: s.argv for s in stages}
@@ -127,7 +127,7 @@ def test_unknown_heads_are_refused() -> None:
 def test_given_models_skip_the_stages_that_make_them() -> None:
     stages = build_stages(QuickstartConfig(out_dir="q", model="p", prm="r", orm="o", problems="math500"))
     assert [s.name for s in stages] == ["sample test", "label test exact", "score test prm", "score test steps",
-                                        "score test orm", "best of n", "step errors"]
+                                        "score test orm", "best of n", "step errors", "search beam", "search compare"]
     assert stages[0].argv[stages[0].argv.index("--model") + 1] == "p"
     with pytest.raises(ValueError, match="--train-problems"):
         build_stages(QuickstartConfig(problems="math500", model="p"))

@@ -117,6 +117,31 @@ def _ranking_lines(scored_path: Path, exact_path: Path) -> list[str]:
             f"chance): {', '.join(cells)}."]
 
 
+def search_lines(compare: dict[str, Any], folder: str) -> list[str]:
+    """Beam search against best-of-N: each method's accuracy at its budgets, and the paired difference from the
+    baseline (weighted best-of-N) at the same n and at equal generated tokens (interpolated)."""
+    lines = ["| method | n | tokens/problem | PRM calls/problem | accuracy (%) | 95% CI |",
+             "|---|---:|---:|---:|---:|---:|"]
+    searched = {run["n"] for run in compare["runs"] if run["strategy"] != "best_of_n"}
+    for method in compare["methods"]:
+        for point in (p for p in method["points"] if p["n"] in searched):
+            lines.append(f"| {method['name']} | {point['n']} | {point['tokens']:.0f} | {point['prm_calls']:.0f} | "
+                         f"{_pct(point['accuracy'])} | [{_pct(point['low'])}, {_pct(point['high'])}] |")
+    lines += ["", f"Baseline: {compare['baseline']} (best-of-N, the PRM's weighted vote). Paired differences "
+                  "(points, 95% CI over problems):", ""]
+    for row in compare["equal_tokens"]:
+        if row["difference"] is None or not row["method"].startswith("beam"):
+            continue
+        low, high = 100 * row["low"], 100 * row["high"]
+        verdict = "better" if low > 0 else "worse" if high < 0 else "no significant difference"
+        between = "measured" if row["between"][0] == row["between"][1] else \
+            f"baseline interpolated between n={row['between'][0]} and n={row['between'][1]}"
+        lines.append(f"- {row['method']} (n={row['n']}, {row['tokens']:.0f} tokens/problem) vs best-of-N at equal "
+                     f"tokens ({between}): {100 * row['difference']:+.1f} [{low:+.1f}, {high:+.1f}], {verdict}.")
+    return [*lines, "", f"![accuracy vs generated tokens]({folder}/search_compare.png)", "",
+            f"Full tables, difficulty bins and notes: [{folder}/search_compare.md]({folder}/search_compare.md)."]
+
+
 def _stage_lines(results: Sequence[StageResult], wall_seconds: float) -> list[str]:
     rows = [f"| {r.name} | {r.seconds:.0f} | {'cached' if r.cached else 'ran'} | `{r.command}` |" for r in results]
     return ["| stage | seconds | this run | command |", "|---|---:|---|---|", *rows, "",
@@ -194,6 +219,10 @@ def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Se
     if bon:
         lines += ["## Best-of-N", "", *headline(bon), "", "![accuracy vs N](bon/bon.png)", "",
                   "Full table, breakdowns and wrong-step rates: [bon/bon.md](bon/bon.md).", ""]
+    compare = _load(paths.search_compare / "search_compare.json")
+    if compare:
+        folder = str(paths.search_compare.relative_to(paths.root))
+        lines += ["## Search: beam search guided by the PRM vs best-of-N", "", *search_lines(compare, folder), ""]
     if steps:
         test = steps["test"]
         lines += ["## First-error detection (exact labels of the test samples)", "",

@@ -7,6 +7,7 @@ Offline default (the synthetic arithmetic task, every model trained here)::
       -> label train samples (exact; Monte-Carlo on a subset)  ->  label test samples (exact)
       -> PRM and learned ORM side by side (same verifier LM, rows and head; only the labels differ)
       -> score test samples (PRM, ORM)  ->  bon  ->  eval steps
+      -> beam search guided by the PRM  ->  search compare (beam vs the test samples as best-of-N, equal tokens)
 
 The reward models start from a verifier LM stronger than the policy, as real PRMs start from strong
 base models: a verifier no better at the arithmetic than the policy cannot tell its right samples from
@@ -70,6 +71,11 @@ class QuickstartConfig:
                                                           "likelihood head has none)"})
     rm_minutes: float = field(default=0.0, metadata={"help": "optional wall-clock cap of each fine-tuned reward "
                                                               "model (minutes; 0: none)"})
+    search_n: int = field(default=16, metadata={"help": "beam search on the test problems with this budget n (the "
+                                                        "PRM guides it; compared with best-of-N at equal tokens); 0: "
+                                                        "no search"})
+    search_beam_width: int = field(default=4, metadata={"help": "beam width of that search (divides --search-n)"})
+    search_problems: int = field(default=200, metadata={"help": "test problems searched (the first ones)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
     max_new_tokens: int = shared("max_new_tokens", 320, "a sampled solution")
     system_prompt: str | None = shared("system_prompt", detail="sampling and Monte-Carlo rollouts")
@@ -99,6 +105,8 @@ class QuickstartPaths:
     scored: Path
     scored_steps: Path
     bon: Path
+    search_beam: Path
+    search_compare: Path
     steps: Path
     state: Path
     report: Path
@@ -112,7 +120,8 @@ class QuickstartPaths:
             "train_exact": "labels/train-exact.jsonl", "train_mc": "labels/train-mc.jsonl",
             "test_exact": "labels/test-exact.jsonl", "prm": "prm", "orm": "orm",
             "scored_prm": "scored/test-prm.jsonl", "scored": "scored/test.jsonl",
-            "scored_steps": "scored/test-steps.jsonl", "bon": "bon", "steps": "steps", "state": "stages",
+            "scored_steps": "scored/test-steps.jsonl", "bon": "bon", "search_beam": "search/beam.jsonl",
+            "search_compare": "search/compare", "steps": "steps", "state": "stages",
             "report": "report.md",
         }
         return cls(root=root, **{name: root / relative for name, relative in layout.items()})
@@ -179,12 +188,17 @@ def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, 
     return Stage(name, tuple(argv), (str(out / "train_metrics.json"),), group="reward models")  # written last
 
 
+def _given_prm(config: QuickstartConfig) -> tuple[str, ...]:
+    """The format and loader options of a given --prm, for every stage that loads it."""
+    given = ("--prm-format", config.prm_format) if config.prm and config.prm_format != "auto" else ()
+    return given + (("--prm-options", config.prm_options) if config.prm and config.prm_options else ())
+
+
 def _score_stages(config: QuickstartConfig, prm: str, orm: str, paths: QuickstartPaths, test: str
                   ) -> list[Stage]:
     """PRM scores of the test samples and of their exact-labelled rows side by side, then ORM scores."""
     cpu = ("--threads", str(config.threads))
-    given = ("--prm-format", config.prm_format) if config.prm and config.prm_format != "auto" else ()
-    given += ("--prm-options", config.prm_options) if config.prm and config.prm_options else ()
+    given = _given_prm(config)
     return [
         Stage("score test prm", ("score", "--samples", str(paths.test_samples), "--prm", prm, "--problems", test,
                                  "--output", str(paths.scored_prm), *given, *cpu), (str(paths.scored_prm),),
@@ -196,6 +210,27 @@ def _score_stages(config: QuickstartConfig, prm: str, orm: str, paths: Quickstar
                                  "--score-field", "orm_step_scores", "--output", str(paths.scored), *cpu),
               (str(paths.scored),)),
     ]
+
+
+def _search_stages(config: QuickstartConfig, policy: str, prm: str, paths: QuickstartPaths, test: str
+                   ) -> list[Stage]:
+    """Beam search guided by the PRM on the first test problems, then against the test samples as best-of-N
+    (the first n of each problem's samples, n = 1..N) at equal generated tokens."""
+    given = _given_prm(config)
+    system = ("--system-prompt", config.system_prompt) if config.system_prompt else ()
+    search = Stage("search beam", (
+        "search", "--strategy", "beam", "--model", policy, "--prm", prm, *given, "--problems", test,
+        "--limit", str(config.search_problems), "--n", str(config.search_n), "--beam-width",
+        str(config.search_beam_width), "--aggregation", "min", "--temperature", str(config.temperature),
+        "--max-new-tokens", str(config.max_new_tokens), "--backend", config.backend, "--seed", str(config.seed),
+        *system, "--threads", str(config.train_threads), "--output", str(paths.search_beam)),
+        (str(paths.search_beam),), env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+    compare = Stage("search compare", (
+        "search", "compare", "--runs", f"beam={paths.search_beam}", "--samples", f"best_of_n={paths.scored}",
+        "--samples-aggregation", "min", "--problems", test, "--out-dir", str(paths.search_compare),
+        "--seed", str(config.seed), "--title", "Beam search vs best-of-N on the quickstart test problems"),
+        (str(paths.search_compare / "search_compare.json"),))
+    return [search, compare]
 
 
 def build_stages(config: QuickstartConfig) -> list[Stage]:
@@ -235,4 +270,6 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
     stages.append(Stage("step errors", ("eval", "steps", "--data", str(paths.scored_steps),
                                         "--out-dir", str(paths.steps), "--seed", str(config.seed)),
                         (str(paths.steps / "steps_eval.json"),)))
+    if config.search_n > 0:
+        stages += _search_stages(config, policy, config.prm or str(paths.prm), paths, test)
     return stages
