@@ -117,6 +117,12 @@ def _ranking_lines(scored_path: Path, exact_path: Path) -> list[str]:
             f"chance): {', '.join(cells)}."]
 
 
+def _points(row: dict[str, Any]) -> str:
+    low, high = 100 * row["low"], 100 * row["high"]
+    verdict = "better" if low > 0 else "worse" if high < 0 else "no significant difference"
+    return f"{100 * row['difference']:+.1f} [{low:+.1f}, {high:+.1f}], {verdict}"
+
+
 def search_lines(compare: dict[str, Any], folder: str) -> list[str]:
     """Beam search against best-of-N: each method's accuracy at its budgets, and the paired difference from the
     baseline (weighted best-of-N) at the same n and at equal generated tokens (interpolated)."""
@@ -129,15 +135,15 @@ def search_lines(compare: dict[str, Any], folder: str) -> list[str]:
                          f"{_pct(point['accuracy'])} | [{_pct(point['low'])}, {_pct(point['high'])}] |")
     lines += ["", f"Baseline: {compare['baseline']} (best-of-N, the PRM's weighted vote). Paired differences "
                   "(points, 95% CI over problems):", ""]
-    for row in compare["equal_tokens"]:
-        if row["difference"] is None or not row["method"].startswith("beam"):
+    equal = {(row["method"], row["n"]): row for row in compare["equal_tokens"]}
+    for row in compare["comparisons"]:
+        if row["method"].startswith("best_of_n"):
             continue
-        low, high = 100 * row["low"], 100 * row["high"]
-        verdict = "better" if low > 0 else "worse" if high < 0 else "no significant difference"
-        between = "measured" if row["between"][0] == row["between"][1] else \
-            f"baseline interpolated between n={row['between'][0]} and n={row['between'][1]}"
-        lines.append(f"- {row['method']} (n={row['n']}, {row['tokens']:.0f} tokens/problem) vs best-of-N at equal "
-                     f"tokens ({between}): {100 * row['difference']:+.1f} [{low:+.1f}, {high:+.1f}], {verdict}.")
+        at_equal = equal.get((row["method"], row["n"])) or {}
+        tokens = ("" if at_equal.get("difference") is None else
+                  f"; at equal tokens (baseline interpolated) {_points(at_equal)}")
+        lines.append(f"- {row['method']} vs the baseline at n={row['n']} ({row['token_ratio']:.2f}x its tokens): "
+                     f"{_points(row)}{tokens}.")
     return [*lines, "", f"![accuracy vs generated tokens]({folder}/search_compare.png)", "",
             f"Full tables, difficulty bins and notes: [{folder}/search_compare.md]({folder}/search_compare.md)."]
 
