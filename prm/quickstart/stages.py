@@ -75,7 +75,7 @@ class QuickstartConfig:
                                                         "PRM guides it; compared with best-of-N at equal tokens); 0: "
                                                         "no search"})
     search_beam_width: int = field(default=4, metadata={"help": "beam width of that search (divides --search-n)"})
-    search_problems: int = field(default=200, metadata={"help": "test problems searched (the first ones)"})
+    search_problems: int = field(default=100, metadata={"help": "test problems searched (the first ones)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
     max_new_tokens: int = shared("max_new_tokens", 320, "a sampled solution")
     system_prompt: str | None = shared("system_prompt", detail="sampling and Monte-Carlo rollouts")
