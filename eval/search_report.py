@@ -313,14 +313,14 @@ def _draw(ax: Any, method: Method, points: Sequence[Point], labels: Sequence[str
         ax.plot(xs, ys, label=method.name, markersize=3, **style)
 
 
-def _log_tokens(ax: Any) -> None:
-    """Log x axis with plain token counts as tick labels."""
-    from matplotlib.ticker import FuncFormatter
+def _log_tokens(ax: Any, minor_labels: bool = True) -> None:
+    """Log x axis with plain token counts as tick labels (minor ticks labelled only where panels are wide)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax.set_xscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
     ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain if minor_labels else NullFormatter())
     ax.tick_params(axis="x", which="both", labelsize=7)
 
 
@@ -365,7 +365,7 @@ def plot_bins(result: SearchCompareResult, path: str | Path) -> Path:
         for ax, dbin in zip(row, binning.bins, strict=False):
             for method in result.methods:
                 _draw(ax, method, dbin.methods.get(method.name, []), labels, errors=False)
-            _log_tokens(ax)
+            _log_tokens(ax, minor_labels=False)
             ax.set_title(f"{binning.name} bin {dbin.index}" + (" (easiest)" if dbin.index == 1 else
                          " (hardest)" if dbin.index == len(binning.bins) else ""), fontsize=9)
             ax.grid(alpha=0.3, which="both")
