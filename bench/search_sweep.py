@@ -15,8 +15,9 @@ settings beside it), so a killed sweep resumes where it stopped. The runs:
 - ``beam-orm``: beam search guided by the learned ORM (``last``; the control the mission asks for);
 - ``dvts-prm``: DVTS guided by the PRM (``min``).
 
-Then ``prm search compare`` over all of them, with the quickstart's 16 test samples per problem as the pool
-for the difficulty bins, writes ``OUT/compare/`` (Markdown, JSON, PNGs).
+Then ``prm search compare`` over every run in the folder (this invocation's and earlier ones'), with the
+quickstart's 16 test samples per problem as the pool for the difficulty bins, writes ``OUT/compare/``
+(Markdown, JSON, PNGs).
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def main() -> None:
                 outputs.append(f"{label}={output}")
     finally:
         sampler.close()
-    compare = ["search", "compare", "--runs", ",".join(outputs), "--problems", problems_file,
+    # every run in the folder, also those of earlier invocations (another --runs or --ns)
+    found = sorted(f"{path.stem.rsplit('-n', 1)[0]}={path}" for path in out.glob("*-n*.jsonl")
+                   if path.stem.rsplit("-n", 1)[0] in RUNS)
+    compare = ["search", "compare", "--runs", ",".join(found or outputs), "--problems", problems_file,
                "--out-dir", str(out / "compare"), "--seed", str(args.seed)]
     raise SystemExit(prm_main(compare + (["--pool", pool] if pool else [])))
 
