@@ -292,10 +292,21 @@ def _comparisons(methods: Sequence[Method], baseline: str, per_problem: Mapping[
     return out
 
 
+END_TOLERANCE = 0.02  # a point within 2% of the baseline's smallest or largest budget is compared at that budget
+
+
 def interpolation(tokens: Sequence[float], at: float) -> tuple[int, int, float] | None:
     """Where ``at`` falls among increasing ``tokens``: (i, j, w), the value there being ``(1-w) v_i + w v_j``
-    with ``w`` linear in log(tokens); None outside ``[tokens[0], tokens[-1]]`` (no extrapolation)."""
-    if not tokens or at <= 0 or tokens[0] <= 0 or not tokens[0] <= at <= tokens[-1]:
+    with ``w`` linear in log(tokens); None outside ``[tokens[0], tokens[-1]]`` (no extrapolation), except that a
+    point within ``END_TOLERANCE`` of an end is taken at that end (search and best-of-N at one n spend
+    tokens equal to within a fraction of a percent)."""
+    if not tokens or at <= 0 or tokens[0] <= 0:
+        return None
+    if tokens[0] * (1 - END_TOLERANCE) <= at < tokens[0]:
+        return 0, 0, 0.0
+    if tokens[-1] < at <= tokens[-1] * (1 + END_TOLERANCE):
+        return len(tokens) - 1, len(tokens) - 1, 0.0
+    if not tokens[0] <= at <= tokens[-1]:
         return None
     j = next(k for k, t in enumerate(tokens) if t >= at)
     if tokens[j] == at or j == 0:

@@ -230,7 +230,8 @@ def _equal_token_lines(result: SearchCompareResult) -> list[str]:
              else f"n={e.between[0]}..{e.between[1]}", _diff(e.difference, e.low, e.high)]
             for e in result.equal_tokens]
     return ["", "## At equal generated tokens (baseline INTERPOLATED)", "",
-            f"Unless a method's tokens equal one of the baseline's budgets (\"measured\"), the baseline "
+            f"Unless a method's tokens equal one of the baseline's budgets, or lie within 2% of its smallest or "
+            f"largest (\"measured\": compared at that budget), the baseline "
             f"({result.baseline}) was not run at that token count: its accuracy there is **linearly interpolated in "
             "log(tokens per problem) between its two nearest budgets**, problem by problem, not measured. Outside "
             "the baseline's token range nothing is extrapolated (n/a). The CI is paired over problems, with the "

@@ -136,6 +136,9 @@ def test_equal_tokens_interpolates_in_log_tokens(result: SearchCompareResult) ->
     assert same.baseline_accuracy == pytest.approx(0.7) and same.difference == pytest.approx(0.0)
     assert interpolation([100, 400], 200) == (0, 1, pytest.approx(0.5))
     assert interpolation([100, 400], 50) is None and interpolation([100, 400], 100) == (0, 0, 0.0)
+    # within 2% of an end: taken at that end (search and best-of-N at one n spend nearly equal tokens)
+    assert interpolation([100, 400], 98.5) == (0, 0, 0.0) and interpolation([100, 400], 407) == (1, 1, 0.0)
+    assert interpolation([100, 400], 97) is None and interpolation([100, 400], 409) is None
 
 
 def test_bins_sizes_order_and_accuracy(result: SearchCompareResult) -> None:
