@@ -13,7 +13,7 @@ from prm.quickstart.report import within_problem_auc
 
 TOY = ["--test-problems", "6", "--train-problem-count", "12", "--n", "4", "--train-samples", "2",
        "--mc-samples", "4", "--mc-k", "2", "--policy-steps", "30", "--verifier-steps", "10",
-       "--max-new-tokens", "48", "--backend", "hf"]
+       "--max-new-tokens", "48", "--backend", "hf", "--search-n", "4", "--search-beam-width", "2"]
 
 
 @pytest.mark.slow
@@ -23,13 +23,17 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, capsys: py
     report = (out / "report.md").read_text()
     for expected in ("## Best-of-N", "majority", "oracle", "## Reward models", "## Stages", "sample test",
                      "| verifier lm |", "start from the verifier LM", "head `likelihood`", "## Machine",
-                     "native bf16", "| policy | cpu | float32 |", "| 30 of 30 |"):
+                     "native bf16", "| policy | cpu | float32 |", "| 30 of 30 |",
+                     "## Search: beam search guided by the PRM vs best-of-N", "| beam:prm_min | 4 |",
+                     "beam:prm_min vs the baseline at n=4"):
         assert expected in report
     assert "stopped by --minutes" not in report
     assert (out / "prm" / "likelihood_head.json").exists() and (out / "verifier" / "config.json").exists()
     bon = json.loads((out / "bon" / "bon.json").read_text())
     assert bon["ns"] == [1, 2, 4] and {"prm_min", "orm", "majority", "oracle"} <= set(bon["curves"])
     assert (out / "bon" / "bon.png").stat().st_size > 0
+    compare = json.loads((out / "search" / "compare" / "search_compare.json").read_text())
+    assert {run["strategy"] for run in compare["runs"]} == {"beam", "best_of_n"} and compare["problems"] == 6
     capsys.readouterr()
     assert main(["quickstart", "--out-dir", str(out), *TOY]) == 0
     assert report.count("| ran |") > 0 and "| ran |" not in (out / "report.md").read_text()

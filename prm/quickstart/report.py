@@ -140,8 +140,10 @@ def search_lines(compare: dict[str, Any], folder: str) -> list[str]:
         if row["method"].startswith("best_of_n"):
             continue
         at_equal = equal.get((row["method"], row["n"])) or {}
-        tokens = ("" if at_equal.get("difference") is None else
-                  f"; at equal tokens (baseline interpolated) {_points(at_equal)}")
+        between = at_equal.get("between") or [None, None]
+        tokens = ("" if at_equal.get("difference") is None or between[0] == between[1] else
+                  f"; at equal tokens (baseline interpolated between n={between[0]} and n={between[1]}) "
+                  f"{_points(at_equal)}")
         lines.append(f"- {row['method']} vs the baseline at n={row['n']} ({row['token_ratio']:.2f}x its tokens): "
                      f"{_points(row)}{tokens}.")
     return [*lines, "", f"![accuracy vs generated tokens]({folder}/search_compare.png)", "",

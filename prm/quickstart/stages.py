@@ -75,7 +75,10 @@ class QuickstartConfig:
                                                         "PRM guides it; compared with best-of-N at equal tokens); 0: "
                                                         "no search"})
     search_beam_width: int = field(default=4, metadata={"help": "beam width of that search (divides --search-n)"})
-    search_problems: int = field(default=100, metadata={"help": "test problems searched (the first ones)"})
+    search_problems: int = field(default=50, metadata={"help": "test problems searched (the first ones)"})
+    search_backend: str = field(default="hf", metadata={
+        "help": "policy backend of the search: hf (seeded per call: the search reproduces; no engine start, which "
+                "keeps the demo in its time) or vllm / auto (prefix caching; real models)"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
     max_new_tokens: int = shared("max_new_tokens", 320, "a sampled solution")
     system_prompt: str | None = shared("system_prompt", detail="sampling and Monte-Carlo rollouts")
@@ -222,8 +225,8 @@ def _search_stages(config: QuickstartConfig, policy: str, prm: str, paths: Quick
         "search", "--strategy", "beam", "--model", policy, "--prm", prm, *given, "--problems", test,
         "--limit", str(config.search_problems), "--n", str(config.search_n), "--beam-width",
         str(config.search_beam_width), "--aggregation", "min", "--temperature", str(config.temperature),
-        "--max-new-tokens", str(config.max_new_tokens), "--backend", config.backend, "--seed", str(config.seed),
-        *system, "--threads", str(config.train_threads), "--output", str(paths.search_beam)),
+        "--max-new-tokens", str(config.max_new_tokens), "--backend", config.search_backend, "--seed",
+        str(config.seed), *system, "--threads", str(config.train_threads), "--output", str(paths.search_beam)),
         (str(paths.search_beam),), env={"VLLM_CPU_KVCACHE_SPACE": "2"})
     compare = Stage("search compare", (
         "search", "compare", "--runs", f"beam={paths.search_beam}", "--samples", f"best_of_n={paths.scored}",
