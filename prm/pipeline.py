@@ -97,12 +97,20 @@ def _finished_at(record: dict) -> float:
         return 0.0
 
 
+def _paths_in(arg: str) -> list[str]:
+    """The paths an argument may name: itself, and in a list (``A,B``) each item and the path after a label
+    (``beam=runs/x.jsonl``)."""
+    items = arg.split(",")
+    return [arg, *items, *(item.split("=", 1)[1] for item in items if "=" in item)]
+
+
 def reads_from(stage: Stage, earlier: Stage) -> bool:
     """Whether one of ``stage``'s arguments is one of ``earlier``'s outputs, lies under one, or is the folder
-    an output sits in (a model folder whose ``train_metrics.json`` marks it done)."""
+    an output sits in (a model folder whose ``train_metrics.json`` marks it done); an argument that lists
+    paths (comma-separated, ``LABEL=PATH``) reads each of them."""
     outputs = [out.rstrip("/") for out in earlier.outputs]
     return any(arg == out or arg.startswith(out + "/") or str(Path(out).parent) == arg.rstrip("/")
-               for out in outputs for arg in stage.argv)
+               for out in outputs for given in stage.argv for arg in _paths_in(given))
 
 
 def process_argv(stage: Stage, fresh: bool) -> list[str]:

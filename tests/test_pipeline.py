@@ -183,3 +183,18 @@ def test_reads_from_matches_outputs_and_paths_under_them(tmp_path: Path) -> None
     done_file = Stage("train", ("train", "--out-dir", "runs/q/prm"), ("runs/q/prm/train_metrics.json",))
     assert reads_from(Stage("score", ("score", "--prm", "runs/q/prm/"), ()), done_file)  # the folder it marks
     assert not reads_from(Stage("score", ("score", "--out-dir", "runs/q"), ()), done_file)  # not any ancestor
+
+
+def test_reads_from_paths_in_lists_and_labels() -> None:
+    """``prm search compare --runs beam=A,bon=B --samples bon=C`` reads A, B and C."""
+    search = Stage("search", ("search", "--output", "runs/q/search/beam.jsonl"), ("runs/q/search/beam.jsonl",))
+    scored = Stage("score", ("score", "--output", "runs/q/scored/test.jsonl"), ("runs/q/scored/test.jsonl",))
+    compare = Stage("compare", ("search", "compare", "--runs", "beam=runs/q/search/beam.jsonl,runs/q/x.jsonl",
+                                "--samples", "best_of_n=runs/q/scored/test.jsonl"), ())
+    assert reads_from(compare, search) and reads_from(compare, scored)
+    other = Stage("o", ("score", "--output", "runs/q/other.jsonl"), ("runs/q/other.jsonl",))
+    assert not reads_from(compare, other)
+    stages = build_stages(QuickstartConfig(out_dir="q"))
+    by_name = {s.name: s for s in stages}
+    assert reads_from(by_name["search compare"], by_name["search beam"])
+    assert reads_from(by_name["search compare"], by_name["score test orm"])
