@@ -25,6 +25,7 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.loaders import load_problems  # noqa: E402
+from prm.commands.search import SearchCommandConfig, build_policy  # noqa: E402
 from prm.model.formats import load_scorer  # noqa: E402
 from prm.prompts import build_prompt  # noqa: E402
 from prm.sampling import SamplingConfig  # noqa: E402
@@ -32,13 +33,9 @@ from prm.search import SEARCH_STRATEGIES, SearchContext, SearchProblem, SearchSe
 
 
 def make_sampler(args: argparse.Namespace, prefix_caching: bool = True):  # noqa: ANN201
-    if args.backend == "vllm":
-        from prm.sampling.vllm_backend import VLLMSampler
-
-        return VLLMSampler(args.model, seed=args.seed, enable_prefix_caching=prefix_caching)
-    from prm.sampling.hf import HFSampler
-
-    return HFSampler(args.model, seed=args.seed)
+    """The policy's sampler, built as ``prm search`` builds it."""
+    return build_policy(SearchCommandConfig(model=args.model, backend=args.backend, seed=args.seed,
+                                            prefix_caching=prefix_caching))
 
 
 def run_strategy(name: str, sampler, scorer, problems, settings: SearchSettings, seed: int):  # noqa: ANN001, ANN201
