@@ -13,6 +13,8 @@ from data.labelling.monte_carlo import MCItem, first_error, mc_label, mc_rows, p
 from data.records import StepwiseRow, read_records
 from prm.prompts import build_prompt
 from prm.sampling import SamplingConfig, make_sampler
+from prm.sampling.base import Completion
+from verifiers import verify
 
 PARAMS = SamplingConfig(temperature=1.0, max_tokens=30, seed=0)
 
@@ -41,12 +43,14 @@ def test_prefix_texts() -> None:
 def test_shapes_one_call_per_chunk_and_labels(hf) -> None:
     items = [_item(3, 4), _item(1, 1, 5), _item(6, 2)]
     calls: list[tuple[int, int]] = []
+    completions: dict[str, list[str]] = {}  # rollout prompt -> its K completions
     generate = hf.generate
 
     def spy(prompts, n, params):
         calls.append((len(prompts), n))
         groups = generate(prompts, n, params)
         assert [len(g) for g in groups] == [n] * len(prompts)  # K completions per prefix
+        completions.update({prompt: [c.text for c in group] for prompt, group in zip(prompts, groups, strict=True)})
         return groups
 
     hf.generate = spy
@@ -56,9 +60,13 @@ def test_shapes_one_call_per_chunk_and_labels(hf) -> None:
         hf.generate = generate
     assert calls == [(4, 3), (2, 3)]  # all proper prefixes of a chunk of samples in one call
     assert len(results) == 3
-    for result in results:
+    for item, result in zip(items, results, strict=True):
         assert len(result.correct) == 3 and result.k == 3
-        assert all(0.0 <= s <= 1.0 for s in result.soft)
+        prefixes = prefix_texts(item.steps)[:-1]
+        rolled = [completions[item.prompt + prefix + "\n\n"] for prefix in prefixes]
+        assert result.correct[:-1] == [sum(verify(item.gold, prefix + "\n\n" + text).is_equal for text in texts)
+                                       for prefix, texts in zip(prefixes, rolled, strict=True)]
+        assert result.soft == [c / 3 for c in result.correct]
         assert result.hard == [1.0 if s > 0 else 0.0 for s in result.soft]
     # the whole solution is judged by its own answer, not rolled out
     assert results[0].soft[-1] == 1.0 and results[2].soft[-1] == 1.0 and results[1].soft[-1] == 0.0
@@ -68,6 +76,38 @@ def test_shapes_one_call_per_chunk_and_labels(hf) -> None:
     hard_rows = mc_rows(results, "hard")
     assert hard_rows[1].labels == results[1].hard and hard_rows[1].extra["soft_labels"] == results[1].soft
     assert hard_rows[1].extra["first_error"] == first_error(results[1].hard)
+
+
+class ScriptedSampler:
+    """A policy whose completions of each rollout prompt are written out in advance, so counts are known."""
+
+    def __init__(self, script: dict[str, list[str]]) -> None:
+        self.script = script
+        self.calls: list[list[str]] = []
+
+    def generate(self, prompts: list[str], n: int, params: object) -> list[list[Completion]]:
+        self.calls.append(prompts)
+        assert all(len(self.script[prompt]) == n for prompt in prompts)
+        return [[Completion(text, 1, "stop") for text in self.script[prompt]] for prompt in prompts]
+
+
+def test_monte_carlo_counts_of_every_step_from_scripted_rollouts() -> None:
+    items = [_item(3, 4), _item(1, 1, 5), _item(6, 2)]
+    rollouts = {  # per item, per proper prefix: K = 3 completions (prefix + completion is what gets verified)
+        0: [["get 7\n\n\\boxed{7}", "get 8\n\n\\boxed{8}", "\\boxed{7}"], ["\\boxed{7}", "\\boxed{6}", "\\boxed{9}"]],
+        1: [["get 2\n\n\\boxed{2}", "\\boxed{2}", "\\boxed{2}"], ["\\boxed{5}", "\\boxed{5}", "\\boxed{5}"]],
+        2: [["\\boxed{1}", "\\boxed{8}", "get 8\n\n\\boxed{8}"], ["\\boxed{8}", "\\boxed{8}", "\\boxed{8}"]],
+    }
+    script = {items[i].prompt + prefix + "\n\n": texts
+              for i, groups in rollouts.items()
+              for prefix, texts in zip(prefix_texts(items[i].steps)[:-1], groups, strict=True)}
+    sampler = ScriptedSampler(script)
+    results = mc_label(sampler, items, 3, PARAMS, chunk=2)
+    assert [len(prompts) for prompts in sampler.calls] == [4, 2]
+    # steps before the last: completions reaching the gold; the last: the solution's own answer, for all K
+    assert [r.correct for r in results] == [[2, 1, 3], [3, 0, 0], [2, 3, 3]]
+    assert results[0].soft == [2 / 3, 1 / 3, 1.0] and results[1].hard == [1.0, 0.0, 0.0]
+    assert [r.first_error for r in results] == [-1, 1, -1]
 
 
 def test_mc_label_rejects_bad_input(hf) -> None:

@@ -11,6 +11,7 @@ from test_likelihood_prm import verifier_lm  # noqa: F401  (fixture)
 
 from data.records import StepwiseRow
 from prm.cli import main
+from prm.model.tiny import save_tiny_backbone
 from prm.train import TrainConfig, train_prm
 from prm.train.pairs import outcome_pairs, pair_accuracy, preference_rows, step_pairs
 
@@ -85,7 +86,13 @@ def test_pairwise_fits_rank_pairs(verifier_lm: Path, tmp_path: Path) -> None:  #
     assert outcome.metrics["eval_pair_accuracy"] >= 0.9
 
 
-def test_preference_rows_need_an_outcome_rm(tmp_path: Path) -> None:
-    prefs = _write(tmp_path / "p.jsonl", [{"prompt": "1+2", "chosen": "get 3", "rejected": "get 4"}])
-    assert main(["train", "--data", prefs, "--out-dir", str(tmp_path / "b"), "--head", "likelihood",
-                 "--model", "m", "--eval-problems", "none"]) == 2
+def test_preference_rows_need_an_outcome_rm(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = [{"prompt": f"{a}+2", "chosen": f"get {a + 2}", "rejected": f"get {a + 3}"} for a in range(1, 9)]
+    prefs = _write(tmp_path / "p.jsonl", rows)
+    model = save_tiny_backbone(tmp_path / "lm", [r["prompt"] + "\n" + r["chosen"] + r["rejected"] for r in rows])
+    command = ["train", "--data", prefs, "--head", "likelihood", "--model", str(model), "--eval-problems", "none",
+               "--threads", "1"]
+    assert main([*command, "--out-dir", str(tmp_path / "prm")]) == 2  # whole-solution preferences: no step labels
+    assert "preference rows (chosen/rejected) train an outcome RM: add --outcome" in caplog.text
+    assert not (tmp_path / "prm").exists()
+    assert main([*command, "--outcome", "--out-dir", str(tmp_path / "orm")]) == 0  # the rule was all that stopped it

@@ -12,6 +12,7 @@ from data.build import build_dataset
 from data.labelling.exact import exact_labels, solution_steps
 from data.labelling.perturb import NoCorruption, corrupt, perturb_problems
 from data.records import Problem, StepwiseRow, write_records
+from data.synth import generate_problems
 from prm.cli import main
 from verifiers import check_steps
 
@@ -28,14 +29,6 @@ def _shared(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{name} train not found at {path}")
     return path
-
-
-def _synth() -> object:
-    try:
-        from data.synth import generate_problems
-    except ImportError as error:
-        pytest.skip(f"data.synth not available yet ({error})")
-    return generate_problems
 
 
 def _check_rows(rows: list[StepwiseRow]) -> tuple[int, int]:
@@ -122,8 +115,7 @@ def test_math_train_negatives_have_exact_first_errors() -> None:
 
 
 def test_synthetic_reference_steps_all_verify() -> None:
-    generate_problems = _synth()
-    problems = generate_problems(200, seed=0, split="train")  # type: ignore[operator]
+    problems = generate_problems(200, seed=0, split="train")
     steps = [s for p in problems for s in solution_steps(p.solution or "", p.source)]
     assert sum(check_steps(s).ok is True for s in steps) == len(steps)  # 100%: every step has claims, all hold
     assert all(exact_labels(solution_steps(p.solution or "", p.source), p.answer).first_error == -1 for p in problems)

@@ -18,11 +18,11 @@ from prm.cli import main
 from prm.policy.checkpoint import STATE_FILE
 from prm.policy.config import PolicyTrainConfig
 from prm.policy.data import IGNORE_INDEX, collate, encode_examples, epoch_batches
-from prm.policy.evaluate import evaluate_policy, majority_correct, pass_at_k
+from prm.policy.evaluate import evaluate_policy, majority_correct, pass_at_k, sample_solutions
 from prm.policy.model import ModelSize, new_model
 from prm.policy.tokenizer import save_tokenizer, train_tokenizer
 from prm.prompts import PLAIN_TEMPLATE, build_prompt
-from verifiers import Status, Verdict
+from verifiers import Status, Verdict, verify
 
 TINY = {"hidden_size": 64, "num_layers": 1, "num_heads": 2, "intermediate_size": 128, "vocab_size": 300,
         "n_train": 64, "levels": "1", "batch_size": 8, "lr": 3e-3, "warmup_steps": 2, "minutes": 0.0,
@@ -127,9 +127,13 @@ def test_saved_folder_loads_and_generates(trained: train_module.TrainResult) -> 
     assert out.shape[1] > ids["input_ids"].shape[1]
     meta = json.loads((trained.out_dir / "policy_meta.json").read_text())
     assert meta["training"]["steps"] == 40 and meta["data"]["source"] == "synthetic"
-    result = evaluate_policy(model, tok, generate_problems(2, seed=0, split="test", levels=[1]), n=2,
-                             max_new_tokens=24)
-    assert set(result.pass_at) == {1, 2} and 0.0 <= result.pass_at[1] <= result.pass_at[2] <= 1.0
+    problems = generate_problems(2, seed=0, split="test", levels=[1])
+    result = evaluate_policy(model, tok, problems, n=2, max_new_tokens=24)
+    samples = sample_solutions(model, tok, [p.problem for p in problems], 2, max_new_tokens=24)  # the same seed
+    correct = [sum(verify(p.answer, c.text).is_equal for c in group) for p, group in zip(problems, samples,
+                                                                                          strict=True)]
+    assert result.per_problem_correct == correct
+    assert result.pass_at == {k: pytest.approx(sum(pass_at_k(2, c, k) for c in correct) / 2) for k in (1, 2)}
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

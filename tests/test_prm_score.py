@@ -121,12 +121,17 @@ def test_prm_score_refuses_a_mismatched_output(tmp_path, prm_folder, problems):
     assert main(["score", "--samples", str(samples)]) == 2
 
 
-def test_score_reads_problem_text_from_samples(tmp_path, prm_folder, problems):
+@pytest.mark.parametrize("field", ["problem", "prompt"])
+def test_score_reads_problem_text_from_samples(tmp_path, prm_folder, problems, field):
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"problem": problems[0].problem, "text": problems[0].solution}) + "\n")
+    samples.write_text("".join(json.dumps({field: p.problem, "text": p.solution}) + "\n" for p in problems[:2]))
     assert main(["score", "--samples", str(samples), "--prm", prm_folder]) == 0
-    row = json.loads((tmp_path / "samples.scored.jsonl").read_text())
-    assert len(row["step_scores"]) == len(PRMScorer(prm_folder).steps_of(problems[0].solution))
+    rows = [json.loads(line) for line in (tmp_path / "samples.scored.jsonl").read_text().splitlines()]
+    scorer = PRMScorer(prm_folder, device="cpu")
+    for row, problem in zip(rows, problems[:2], strict=True):
+        expected = scorer.score(problem.problem, problem.solution)
+        assert expected != pytest.approx(scorer.score("", problem.solution), abs=1e-3)  # the text moves the scores
+        assert row["step_scores"] == pytest.approx(expected, abs=1e-6)  # ... so they show it was read
 
 
 def test_stepwise_rows_score_like_training_sees_them(tmp_path, prm_folder):

@@ -73,6 +73,8 @@ def test_training_lowers_loss_and_moves_weights(tmp_path, data_file, backbone, h
         assert torch.equal(emb_before[:tag_id], emb_after[:tag_id])
     prm_config = json.loads((result.out / "prm_config.json").read_text())
     assert prm_config["head"] == head and prm_config["tag_token_id"] == tag_id
+    # present only: 8 steps on synthetic arithmetic stay at chance (held-out AUC 0.41-0.57 over seeds 0-2, even
+    # at 40 steps); test_pairwise_head.py shows both heads beating chance on held-out rows they can learn
     for key in ("eval_step_accuracy", "eval_step_auc", "eval_first_error_accuracy", "eval_first_error_f1"):
         assert key in result.metrics
 
@@ -159,7 +161,8 @@ def test_prm_train_command_end_to_end(tmp_path, data_file, backbone, capsys):
 
 
 def test_wandb_offline(tmp_path, data_file, backbone, monkeypatch):
-    pytest.importorskip("wandb")
+    import wandb  # noqa: F401  (a required dependency: a broken install fails here, it is not skipped)
+
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")

@@ -64,7 +64,9 @@ def test_score_matches_the_scorer(server, scorer, problems, aggregation):
         assert result["score"] == pytest.approx(AGGREGATIONS[aggregation or "min"](expected), abs=1e-5)
 
 
-def test_concurrent_requests_are_merged_into_batches(server, problems):
+def test_concurrent_requests_are_merged_into_batches(server, problems, scorer):
+    expected = [scorer.score(p.problem, p.solution) for p in problems]
+    assert all(a != pytest.approx(b, abs=1e-4) for i, a in enumerate(expected) for b in expected[:i])  # distinct
     client, barrier = RewardClient(server.url), threading.Barrier(12)
     before = client.metrics()["batches"]
     results: list = [None] * 12
@@ -80,7 +82,9 @@ def test_concurrent_requests_are_merged_into_batches(server, problems):
     for thread in threads:
         thread.join(30)
     after = client.metrics()["batches"]
-    assert all(r is not None and len(r) == 1 and r[0]["step_scores"] for r in results)
+    assert all(r is not None and len(r) == 1 for r in results)
+    for index, result in enumerate(results):  # each request gets its own problem's scores, not a batch-mate's
+        assert result[0]["step_scores"] == pytest.approx(expected[index % len(problems)], abs=1e-5), index
     assert after["items"] - before["items"] == 12
     assert after["count"] - before["count"] < 12  # fewer forward passes than requests
     assert after["max_size"] > 1
