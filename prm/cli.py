@@ -44,6 +44,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "search": ("prm.commands.search", "PRM-guided search over partial solutions: best_of_n, beam, dvts (resumable)"),
     "search compare": ("prm.commands.search_compare", "search strategies against best-of-N at equal generated "
                                                       "tokens: accuracy curves, difficulty bins, paired CIs"),
+    "regime": ("prm.commands.regime", "the PRM-vs-ORM regime map on a synthetic task with exact knobs (resumable)"),
     "quickstart": ("prm.commands.quickstart", "run the main job end to end on the offline default"),
 }
 

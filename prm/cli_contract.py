@@ -72,7 +72,7 @@ RETIRED: dict[str, str] = {
 }
 
 # Commands whose outputs are written as they go and are continued by default.
-LONG_JOBS = ("sample", "score", "label", "train", "policy train", "grpo", "search", "quickstart")
+LONG_JOBS = ("sample", "score", "label", "train", "policy train", "grpo", "search", "regime", "quickstart")
 
 
 def shared(name: str, default: Any = None, detail: str = "", required: bool = False) -> Any:

@@ -1,4 +1,4 @@
-"""``prm label --method exact|perturb|mc --problems P [--samples S] --output O``: step labels as stepwise rows.
+"""``prm label --method exact|perturb|mc|bisect --problems P [--samples S] --output O``: step labels as stepwise rows.
 
 Methods (``METHODS``, name -> function; a new method is one more entry):
 
@@ -13,7 +13,10 @@ Methods (``METHODS``, name -> function; a new method is one more entry):
   ``--consensus exact`` keeps only samples whose MC first error equals the exact labeller's
   (``data.labelling.consensus``). Resumable: each chunk of ``--mc-chunk`` solutions is journalled
   (``OUTPUT.partial.jsonl``, fsync'd) when labelled; rerunning after a kill skips the journalled ones
-  (``--no-resume`` deletes the journal first).
+  (``--no-resume`` deletes the journal first);
+- ``bisect``: OmegaPRM's binary search for the first error of each wrong-answer solution, ``--k`` rollouts
+  per probed prefix from ``--model`` (``data.labelling.binary_search``): about log2(steps) probes instead of
+  one per step; a solution with a right answer is all 1.0 at no cost. Journalled and resumable as ``mc``.
 
 ``--problems`` is a built-in name (math, math500, gsm8k, aime2024), a local file or folder, or a
 hub id (``data.loaders.load_problems``). The labelling itself lives in :mod:`data.labelling`; this
@@ -53,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class LabelCommandConfig:
-    method: str = field(default="exact", metadata={"help": "labelling method: exact, perturb or mc"})
+    method: str = field(default="exact", metadata={"help": "labelling method: exact, perturb, mc or bisect"})
     problems: str | None = shared("problems", required=True)
     split: str | None = shared("split")
     samples: str | None = field(
@@ -76,7 +79,7 @@ class LabelCommandConfig:
     seed: int = shared("seed", 0, "of the corruptions (perturb) and the rollouts (mc)")
     negatives: int = field(default=1, metadata={"help": "corrupted copies per reference solution (perturb)"})
     model: str | None = shared("model", detail="the policy that writes the rollouts (mc, required)")
-    k: int = field(default=8, metadata={"help": "completions per step prefix (mc)"})
+    k: int = field(default=8, metadata={"help": "completions per step prefix (mc) or per probed prefix (bisect)"})
     backend: Literal["auto", "vllm", "hf"] = field(default="auto", metadata={"help": "sampling backend (mc)"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the rollouts (mc)"})
     max_new_tokens: int = shared("max_new_tokens", 256, "a rollout (mc)")
@@ -175,10 +178,37 @@ def label_mc(config: LabelCommandConfig) -> LabelOutput:
     return rows, skipped
 
 
+def label_bisect(config: LabelCommandConfig) -> LabelOutput:
+    """OmegaPRM labels: binary search for each wrong solution's first error, ``--k`` rollouts per probe."""
+    from data.labelling.binary_search import bisect_label_journalled, bisect_rows
+    from prm.prompts import build_prompt
+    from prm.sampling import SamplingConfig, make_sampler
+
+    if not config.model:
+        raise ValueError("--method bisect needs --model (the policy that completes the step prefixes)")
+    skipped: collections.Counter = collections.Counter()
+    problems = _load_problems(config, None if config.samples else config.limit)
+    samples = _read_samples(config) if config.samples else None
+    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_new_tokens, seed=config.seed)
+    if not config.resume:
+        discard(_journal_path(config))
+    with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
+        items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer, config.system_prompt),
+                         split_mode=config.split_mode, skipped=skipped)
+        settings = {**_mc_settings(config, len(items)), "method": "bisect"}
+        results = bisect_label_journalled(sampler, items, config.k, params, _journal_path(config), settings=settings,
+                                          chunk=max(config.mc_chunk, 1))
+    rollouts = sum(result.rollouts for result in results)
+    logger.info("binary search: %d rollouts for %d solutions (%.2f per solution)", rollouts, len(results),
+                rollouts / max(1, len(results)))
+    return bisect_rows(results), skipped
+
+
 METHODS: dict[str, Callable[[LabelCommandConfig], LabelOutput]] = {
     "exact": label_exact,
     "perturb": label_perturb,
     "mc": label_mc,
+    "bisect": label_bisect,
 }
 
 
