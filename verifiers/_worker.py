@@ -2,19 +2,30 @@
 
 Reads length-prefixed pickled requests from stdin and answers on a private copy of stdout (the
 real stdout is pointed at stderr so that a library's stray print cannot corrupt the protocol).
-The parent kills this process when a request overruns its timeout.
+The parent kills this process when a request overruns its deadline, and this process dies with the
+parent (a parent killed outright cannot stop its workers): on Linux the kernel sends SIGKILL when the
+parent's spawning thread ends (``PR_SET_PDEATHSIG``; ``verifiers.sandbox`` spawns from a thread that
+lives as long as its process), which works even inside a C call that holds the GIL; elsewhere a
+watchdog thread polls the parent pid between Python bytecodes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import resource
+import signal
 import struct
 import sys
+import threading
+import time
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("<I")
+_PARENT_ENV = "PRM_MATH_SANDBOX_PARENT"  # verifiers.sandbox.PARENT_ENV (not imported: keep this module bare)
+_PARENT_POLL_S = 0.5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _limit_memory() -> None:
@@ -25,6 +36,25 @@ def _limit_memory() -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         except (ValueError, OSError):
             pass
+
+
+def _exit_with_parent() -> None:
+    """Exit (at once, mid-request too) when the pool's process is gone: this process is then reparented."""
+    parent = int(os.environ.get(_PARENT_ENV) or os.getppid())
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _send(stream: BinaryIO, message: Any) -> None:
@@ -42,6 +72,7 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    _exit_with_parent()
     _limit_memory()
     from verifiers.config import DEFAULT_CONFIG
     from verifiers.decide import handle_request  # heavy imports (sympy) after the fd dance
@@ -69,4 +100,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:  # the parent closed our pipe (it exited, or gave up on this worker): nobody to tell
+        os._exit(0)

@@ -5,22 +5,29 @@ solution), compares it to ``gold`` by type, and returns a :class:`Verdict`; it n
 string input. Plain arithmetic is decided in-process by exact rationals (microseconds); anything
 that needs sympy is sent to a sandbox worker process with a hard timeout that works from any
 thread (see ``verifiers.sandbox``).
+
+Each call has one deadline, ``config.timeout_s`` after it starts, that every wait spends: for a free
+sandbox worker, for a worker to start, for sympy. A call returns by then (plus the time to kill an
+overrunning worker), from any thread or process; a timeout verdict's ``timeout_stage`` says which
+wait the deadline fired in.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from verifiers.compare import ExactOracle, NeedsSympy
 from verifiers.config import DEFAULT_CONFIG, Status, VerifyConfig
 from verifiers.decide import Decision, decide
 from verifiers.extract import extract_answer, last_boxed, prose_answer
-from verifiers.sandbox import SandboxError, SandboxTimeout, get_sandbox
+from verifiers.sandbox import SandboxError, SandboxTimeout, Stage, get_sandbox
 
 __all__ = ["Verdict", "verify", "verify_many"]
 
@@ -38,6 +45,9 @@ class Verdict:
     pred_parsed: str = ""
     reason: str = ""
     unparsable_side: str | None = None
+    # status TIMEOUT only: the wait in which the call's deadline fired, "queue" (no sandbox worker was
+    # free), "worker_start" (a worker was still starting) or "sympy" (the worker was killed mid-work)
+    timeout_stage: Stage | None = None
 
     @property
     def is_equal(self) -> bool:
@@ -72,20 +82,75 @@ def _pred_answer(pred: str, config: VerifyConfig) -> tuple[str | None, str]:
     return answer, ""
 
 
-@lru_cache(maxsize=1 << 16)
-def _decide_cached(gold: str, pred: str, config: VerifyConfig) -> Decision:
-    """Decide one pair of extracted answers; timeouts raise (and so are never cached)."""
+def _decide(gold: str, pred: str, config: VerifyConfig, deadline: float) -> Decision:
+    """Decide one pair of extracted answers; SandboxTimeout when sympy is needed and ``deadline`` passes."""
     try:
         return decide(gold, pred, ExactOracle(config))
     except NeedsSympy:
         pass
-    reply = get_sandbox().run(("decide", gold, pred, config), config.timeout_s)
+    reply = get_sandbox().run(("decide", gold, pred, config), deadline=deadline)
     if reply[0] != "ok":
         return Decision(Status.UNPARSABLE, reason=f"sympy worker: {reply[1]}")
     return reply[1]
 
 
-def _verify(gold: str, pred: str, config: VerifyConfig) -> Verdict:
+class _CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+
+
+class _DecisionCache:
+    """:func:`_decide` behind a thread-safe LRU keyed by (gold, pred, config), not by the deadline.
+
+    Timeouts and worker deaths raise, so they are never stored. ``cache_clear`` and ``cache_info`` are
+    those of ``functools.lru_cache`` (the tests and the benchmark clear every such cache).
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[tuple[str, str, VerifyConfig], Decision] = OrderedDict()
+        self._lock = threading.Lock()
+        self._hits = self._misses = 0
+
+    def __call__(self, gold: str, pred: str, config: VerifyConfig, deadline: float) -> Decision:
+        key = (gold, pred, config)
+        with self._lock:
+            decision = self._data.get(key)
+            if decision is not None:
+                self._data.move_to_end(key)
+                self._hits += 1
+                return decision
+            self._misses += 1
+        decision = _decide(gold, pred, config, deadline)
+        with self._lock:
+            self._data[key] = decision
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return decision
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._hits = self._misses = 0
+
+    def cache_info(self) -> _CacheInfo:
+        with self._lock:
+            return _CacheInfo(self._hits, self._misses, self.maxsize, len(self._data))
+
+
+_decide_cached = _DecisionCache(maxsize=1 << 16)
+
+_TIMEOUT_REASONS: dict[Stage, str] = {
+    "queue": "no sympy worker was free within {:g} s",
+    "worker_start": "no sympy worker finished starting within {:g} s",
+    "sympy": "sympy did not finish within {:g} s",
+}
+
+
+def _verify(gold: str, pred: str, config: VerifyConfig, deadline: float) -> Verdict:
     gold_answer = _gold_answer(gold, config)
     if gold_answer is None:
         return Verdict(Status.UNPARSABLE, None, None, reason="gold: empty or too long", unparsable_side="gold")
@@ -93,10 +158,10 @@ def _verify(gold: str, pred: str, config: VerifyConfig) -> Verdict:
     if pred_answer is None:
         return Verdict(Status.UNPARSABLE, gold_answer, None, reason=why, unparsable_side="pred")
     try:
-        decision = _decide_cached(gold_answer, pred_answer, config)
-    except SandboxTimeout:
+        decision = _decide_cached(gold_answer, pred_answer, config, deadline)
+    except SandboxTimeout as timeout:
         return Verdict(Status.TIMEOUT, gold_answer, pred_answer,
-                       reason=f"sympy did not finish within {config.timeout_s:g} s")
+                       reason=_TIMEOUT_REASONS[timeout.stage].format(config.timeout_s), timeout_stage=timeout.stage)
     except SandboxError as error:
         return Verdict(Status.UNPARSABLE, gold_answer, pred_answer, reason=f"sympy worker died: {error}")
     return Verdict(decision.status, gold_answer, pred_answer, decision.gold_parsed, decision.pred_parsed,
@@ -112,8 +177,9 @@ def verify(gold: str, pred: str, config: VerifyConfig | None = None) -> Verdict:
     'not_equal'
     """
     config = config or DEFAULT_CONFIG
+    deadline = time.monotonic() + config.timeout_s  # one budget for every wait below
     try:
-        return _verify(str(gold), str(pred), config)
+        return _verify(str(gold), str(pred), config, deadline)
     except Exception as error:  # noqa: BLE001 - the contract is a verdict, never an exception
         logger.exception("verify failed on gold=%.80r pred=%.80r", gold, pred)
         return Verdict(Status.UNPARSABLE, None, None, reason=f"internal error: {type(error).__name__}")
@@ -129,7 +195,7 @@ def _check_pair(index: int, pair: Any) -> tuple[Any, Any]:
 def verify_many(
     pairs: Iterable[tuple[str, str]], workers: int = 1, config: VerifyConfig | None = None
 ) -> list[Verdict]:
-    """Verify many (gold, pred) pairs; results in input order, each under its own timeout.
+    """Verify many (gold, pred) pairs; results in input order, each under its own deadline.
 
     A pair that is not a 2-item tuple or list raises ValueError naming its index (before any work).
 

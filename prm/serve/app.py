@@ -9,6 +9,7 @@ error is a JSON ``{"detail": first problem, "errors": [every problem]}`` naming 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from prm.serve.schemas import (
     format_validation_errors,
 )
 from prm.serve.service import ScoringService, verdict_json
+from verifiers.sandbox import get_sandbox
 
 __all__ = ["create_app", "load_scorer"]
 
@@ -129,6 +131,8 @@ def create_app(config: ServeConfig, scorer: Any | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # every answer check's deadline covers a sandbox worker's start: pay for the starts before serving
+        await asyncio.to_thread(get_sandbox().prestart, max(1, config.workers))
         yield
         service.close()
 

@@ -54,7 +54,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
     return {"status": verdict.status.value, "equal": verdict.is_equal,
             "extracted": {"gold": verdict.gold, "answer": verdict.pred},
             "parsed": {"gold": verdict.gold_parsed, "answer": verdict.pred_parsed},
-            "reason": verdict.reason[:_REASON_CHARS]}
+            "reason": verdict.reason[:_REASON_CHARS], "timeout_stage": verdict.timeout_stage}
 
 
 class ScoringService:
