@@ -102,11 +102,32 @@ MULTIPLE = [
     ("\\boxed{1}\\text{ and }\\boxed{2}", "1, 2"),
     ("The roots are \\boxed{2} and \\boxed{3} as required.", "2, 3"),
     ("The answer is \\boxed{2} and \\boxed{3}", "2, 3"),
-    ("\\boxed{1} or \\boxed{2}", "2"),
-    ("$x=\\boxed{2}$ and $y=\\boxed{3}$", "3"),
+    ("\\boxed{1} or \\boxed{2}", "1, 2"),  # alternatives are a list (and a hedge matches no single answer)
+    ("$x=\\boxed{2}$ and $y=\\boxed{3}$", "x = 2, y = 3"),  # labelled boxes keep their labels
     ("\\boxed{1} so the second one is \\boxed{2}", "2"),
     ("\\boxed{2} and \\boxed{3}. Actually the answer is 4.", "4"),
 ]
+
+
+# Boxes that each give a different name a value form one answer, labels kept; with no connective between
+# them, a repeated name is a correction (the last box wins).
+LABELLED_BOXES = [
+    ("x = \\boxed{2}, \\quad y = \\boxed{3}", "x = 2, y = 3"),
+    ("$x=\\boxed{2}$\n$y=\\boxed{3}$", "x = 2, y = 3"),
+    ("\\boxed{x = 2}\n\\boxed{y = 3}", "x = 2, y = 3"),
+    ("\\begin{align} x &= \\boxed{2} \\\\ y &= \\boxed{3} \\end{align}", "x = 2, y = 3"),
+    ("AB = \\boxed{5}, BC = \\boxed{7}", "AB = 5, BC = 7"),
+    ("$x = \\boxed{2}$ and $x = \\boxed{3}$", "x = 2, x = 3"),  # "and": two roots
+    ("\\boxed{x = 2}\n\\boxed{x = 3}", "x = 3"),
+    ("So $x = \\boxed{2}$. Then $y = 2x + 1 = \\boxed{5}$", "5"),
+    ("The area is $A = \\boxed{12}$ and the perimeter is $P = \\boxed{14}$", "14"),
+    ("$\\boxed{2}$\n$\\boxed{3}$", "3"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LABELLED_BOXES)
+def test_labelled_boxes(text: str, expected: str | None) -> None:
+    _check(text, expected)
 
 
 @pytest.mark.parametrize(("text", "expected"), MULTIPLE)
@@ -179,6 +200,27 @@ MINERVA = [
     ("x=\\boxed{4}.\nFinal Answer: The final answer is $4$. I hope it is correct.", "4"),
     ("Final Answer: The final answer is $\\text{Mon}$. I hope it is correct.", "\\text{Mon}"),
 ]
+
+
+# "Answer" with no colon, before inline math that ends its line; "Final Answer:" before a sentence; chat tokens.
+ANSWER_WORD_SENTENCES_AND_TOKENS = [
+    ("Answer $5$", "5"), ("Answer \\(5\\)", "5"), ("Answer \\[5\\]", "5"), ("Answer $$5$$", "5"),
+    ("**Final answer** \\(x = 2\\).", "x = 2"), ("Answer\n\\[\n4\n\\]", "4"), ("Work.\nANSWER $7$", "7"),
+    ("We may check our answer $17$ again", None), ("Answer $5$ is what we tried first", None),
+    ("Final Answer: The probability that both are red is $\\frac{1}{3}$.", "\\frac{1}{3}"),
+    ("Final Answer: There are 12 apples left in the basket.", "12"),
+    ("Final Answer: 12 apples, since each of the 3 boxes holds 4.", "12"),
+    ("The answer is 25% of the whole.", "25%"), ("Answer: $\\frac12$ of the cake is left", "\\frac12"),
+    ("Final Answer: Alice wins the game", "Alice wins the game"), ("The answer is 3,5.", "3,5"),
+    ("Final Answer: The length is 3,5 cm.", "The length is 3,5 cm"),
+    ("\\boxed{5}<|im_end|>", "5"), ("The answer is 3.<end_of_turn>", "3"), ("#### 12<|endoftext|>", "12"),
+    ("Answer: 3<｜end▁of▁sentence｜>", "3"), ("The answer is 2<|reserved_special_token_3|>", "2"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ANSWER_WORD_SENTENCES_AND_TOKENS)
+def test_answer_word_sentences_and_tokens(text: str, expected: str | None) -> None:
+    _check(text, expected)
 
 
 @pytest.mark.parametrize(("text", "expected"), MINERVA)

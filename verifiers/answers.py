@@ -1,8 +1,9 @@
 """Parse a normalised answer string into a typed structure, without sympy.
 
 The structure decides *how* two answers are compared: sets and lists ignore order, tuples and
-intervals do not, an assignment ``x=5`` compares by its right-hand side, an inequality becomes the
-interval it describes, ``a \\pm b`` becomes the set of both roots, ``10\\%`` keeps its percent
+intervals do not, an assignment ``x=5`` (or ``AB = 5``, ``(a, b) = (4, 1)``: see :func:`is_name`) compares
+by its right-hand side, an inequality becomes the interval it describes (``|x - 1| \\le 2`` too),
+``a \\pm b`` becomes the set of both roots, ``10\\%`` keeps its percent
 sign, ``25_6`` keeps its base. The leaves are :class:`Scalar` LaTeX strings that a scalar oracle
 (exact arithmetic first, sympy in a sandbox second) compares. Pure string work, bounded by the
 caller's length cap.
@@ -13,12 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
+from verifiers.arith import NotArithmetic, evaluate
 from verifiers.normalize import text_key
 
 __all__ = [
     "Node", "Scalar", "Text", "Percent", "Based", "Equation", "Collection", "Union", "Matrix",
-    "UnparsableAnswer", "parse_answer", "is_variable",
+    "UnparsableAnswer", "parse_answer", "is_variable", "is_name", "name_tuple",
 ]
 
 
@@ -82,7 +85,19 @@ _VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:(?:
 _BASED = re.compile(r"^([0-9A-Fa-f]+)_\{?\(?(\d{1,2})\)?\}?$")
 _TEXT_ONLY = re.compile(r"^\\text\{([^{}]*)\}$")
 _WORDY = re.compile(r"^[A-Za-z][A-Za-z'\- ]*$")
-_MATRIX = re.compile(r"^\\begin\{([pbBv]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_MATRIX = re.compile(r"^\\begin\{([pbBv]?matrix|array)\}(?:\{[lcr|:\s]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+# Names of quantities besides variables: a segment or figure (AB, \overline{AB}, [ABC]), an angle (\angle A,
+# m\angle ABC), a quantity in words (\text{area}).
+_QUANTITY = re.compile(
+    r"^(?:\\overline\{[A-Z]{2,4}\}|[A-Z]{2,4}|\[[A-Z]{3,4}\]|(?:m\s*)?\\angle\s*[A-Z]{1,3}|\\text\{[A-Za-z ]{1,24}\})$"
+)
+_FRACTION_OF_NAMES = re.compile(r"^\\frac\{([^{}]+)\}\{([^{}]+)\}$")
+_RATIO_SIGN = re.compile(r"\s*[:/]\s*")
+_ABSOLUTE = re.compile(r"^\|([^|]+)\|$")
+_PLAIN_NUMBER = r"(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\})"
+# k x + c, c + k x (k a positive number): the inside of an absolute value that an inequality can be solved for
+_LINEAR = (re.compile(rf"^(?P<k>{_PLAIN_NUMBER})?(?P<v>[a-zA-Z])(?:(?P<s>[+-])(?P<c>{_PLAIN_NUMBER}))?$"),
+           re.compile(rf"^(?P<c>{_PLAIN_NUMBER})(?P<s>[+-])(?P<k>{_PLAIN_NUMBER})?(?P<v>[a-zA-Z])$"))
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _RELATIONS = (("\\le ", "<="), ("\\ge ", ">="), ("\\neq ", "!="), ("\\approx", "="), ("\\in ", "in"),
               ("\\leq", "<="), ("\\geq", ">="), ("\\in", "in"), ("<", "<"), (">", ">"), ("=", "="))
@@ -98,6 +113,33 @@ def is_value(text: str) -> bool:
 def is_variable(text: str) -> bool:
     """``x``, ``y_1``, ``\\theta``, ``f(x)``: a left-hand side that names what is being given."""
     return bool(_VARIABLE.match(text.strip()))
+
+
+def _single_name(text: str) -> bool:
+    return is_variable(text) or bool(_QUANTITY.match(text.strip()))
+
+
+def is_name(text: str) -> bool:
+    """A left-hand side that names a quantity: a variable (:func:`is_variable`), a segment, figure, angle or
+    worded quantity (``AB``, ``\\overline{AB}``, ``[ABC]``, ``m\\angle ABC``, ``\\text{area}``), or a ratio of two
+    names (``AE:EC``, ``AE/EC``, ``\\frac{AE}{EC}``). ``x^2``, ``x+y`` and ``ab`` are expressions, not names."""
+    text = text.strip()
+    if _single_name(text):
+        return True
+    fraction = _FRACTION_OF_NAMES.match(text)
+    parts = list(fraction.groups()) if fraction else _RATIO_SIGN.split(text)
+    return len(parts) == 2 and all(_single_name(part) for part in parts)
+
+
+def name_tuple(text: str) -> list[str] | None:
+    """``(a, b)`` -> ``["a", "b"]``: the distinct names of a tuple left-hand side, else None."""
+    text = text.strip()
+    if text[:1] != "(" or text[-1:] != ")" or _matching_close(text) != len(text) - 1:
+        return None
+    names = [name.replace(" ", "") for name in split_top_level(text[1:-1], ",")]
+    if len(names) < 2 or len(set(names)) != len(names) or not all(_single_name(n) for n in names):
+        return None
+    return names
 
 
 def _scan(text: str) -> Iterator[tuple[int, int]]:
@@ -237,7 +279,7 @@ class _Parser:
             return self.node(sides[1])
         if all(op == "=" for op in ops):
             return Equation(sides[0], self.node(sides[-1]))
-        return _inequality_interval(sides, ops) or Scalar(text)
+        return _inequality_interval(sides, ops) or _absolute_interval(sides, ops) or Scalar(text)
 
     def plus_minus(self, text: str) -> Node | None:
         for sign in ("\\pm", "\\mp"):
@@ -264,8 +306,11 @@ class _Parser:
         return Collection("bracketed", self.items(parts), text[0], text[-1])
 
     def matrix(self, text: str) -> Node | None:
+        if text[0] in "([" and text[-1] in ")]" and _matching_close(text) == len(text) - 1:
+            text = text[1:-1].strip()  # \left[\begin{array}{cc} .. \end{array}\right]: the brackets draw the matrix
         match = _MATRIX.match(text)
-        if not match or match.group(1) == "vmatrix":
+        # vmatrix is a determinant; a second environment inside means an expression (A + B), not one matrix
+        if not match or match.group(1) == "vmatrix" or "\\begin{" in match.group(2) or "\\end{" in match.group(2):
             return None
         rows = [r for r in (row.strip() for row in match.group(2).split("\\\\")) if r]
         if not rows or sum(r.count("&") + 1 for r in rows) > self.max_items:
@@ -310,3 +355,54 @@ def _inequality_interval(sides: list[str], ops: list[str]) -> Collection | None:
             hi, hi_closed = bound, closed
     return Collection("bracketed", (Scalar(lo), Scalar(hi)), "[" if lo_closed else "(",
                       "]" if hi_closed else ")")
+
+
+def _exact(latex: str) -> Fraction | None:
+    try:
+        return evaluate(latex).value
+    except NotArithmetic:
+        return None
+
+
+def _fraction_latex(value: Fraction) -> str:
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value.denominator == 1:
+        return f"{sign}{value.numerator}"
+    return f"{sign}\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _linear_center(inside: str) -> tuple[Fraction, Fraction] | None:
+    """``k x + c`` -> (k, -c/k): |k x + c| = k |x - center|. None unless k > 0 and c are plain numbers."""
+    for pattern in _LINEAR:
+        match = pattern.match(inside.replace(" ", ""))
+        if match:
+            slope = _exact(match["k"]) if match["k"] else Fraction(1)
+            shift = _exact(match["c"]) if match["c"] else Fraction(0)
+            if slope is None or shift is None or slope <= 0:
+                return None
+            return slope, (shift if match["s"] == "-" else -shift) / slope
+    return None
+
+
+def _absolute_interval(sides: list[str], ops: list[str]) -> Node | None:
+    """``|x - 1| \\le 2`` -> ``[-1, 3]``; ``|x| > 3`` -> ``(-\\infty, -3) \\cup (3, \\infty)``; ``2 > |x|`` too.
+
+    Only for one relation, a linear inside with numeric coefficients and a positive numeric bound."""
+    if len(ops) != 1 or ops[0] not in ("<", "<=", ">", ">="):
+        return None
+    (left, right), op = sides, ops[0]
+    if _ABSOLUTE.match(right) and not _ABSOLUTE.match(left):
+        left, right, op = right, left, {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+    inside = _ABSOLUTE.match(left)
+    linear = _linear_center(inside.group(1)) if inside else None
+    bound = _exact(right)
+    if linear is None or bound is None or bound <= 0:
+        return None
+    slope, center = linear
+    lo, hi = _fraction_latex(center - bound / slope), _fraction_latex(center + bound / slope)
+    closed = op.endswith("=")
+    if op.startswith("<"):
+        return Collection("bracketed", (Scalar(lo), Scalar(hi)), "[" if closed else "(", "]" if closed else ")")
+    return Union((Collection("bracketed", (Scalar("-\\infty"), Scalar(lo)), "(", "]" if closed else ")"),
+                  Collection("bracketed", (Scalar(hi), Scalar("\\infty")), "[" if closed else "(", ")")))

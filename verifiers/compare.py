@@ -8,6 +8,7 @@ arithmetic and raises :class:`NeedsSympy` when a leaf is not plain arithmetic; t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -21,8 +22,9 @@ from verifiers.answers import (
     Scalar,
     Text,
     Union,
+    is_name,
     is_value,
-    is_variable,
+    name_tuple,
 )
 from verifiers.arith import NotArithmetic, evaluate
 from verifiers.config import VerifyConfig
@@ -31,6 +33,9 @@ from verifiers.normalize import text_key
 __all__ = ["NeedsSympy", "ExactOracle", "answers_equal", "describe"]
 
 _INFINITIES = {"\\infty": 1, "+\\infty": 1, "-\\infty": -1}
+# A scalar that holds a matrix environment is a matrix expression (2A, A + B, A^{-1}) unless it is a determinant.
+_MATRIX_ENV = re.compile(r"\\begin\{(?:[pbB]?matrix|array)\}")
+_DETERMINANT = re.compile(r"\||\\det\b|\\begin\{[vV]matrix\}")
 
 
 class NeedsSympy(Exception):
@@ -74,6 +79,18 @@ class ExactOracle:
     def equations_equivalent(self, gold: Equation, pred: Equation) -> bool:
         raise NeedsSympy("general equations")
 
+    def matrix_value(self, latex: str) -> Matrix | None:
+        """The matrix a matrix expression (``2A``, ``A + B``, ``AB``, ``A^{-1}``, ``A^T``) evaluates to, or None.
+
+        Needs sympy: the exact oracle raises NeedsSympy, so the pair is redone in a sandbox worker by the sympy
+        oracle, whose ``parse`` (``verifiers.symbolic``) reads the LaTeX with the grammar, never ``eval``."""
+        parse = getattr(self, "parse", None)
+        if parse is None:
+            raise NeedsSympy(f"matrix expression {latex!r}")
+        from verifiers.matrices import evaluated_matrix  # sympy: imported in the sandbox worker only
+
+        return evaluated_matrix(parse(latex), self.config.max_items)
+
     def show(self, latex: str) -> str:
         value = self.value(latex)
         return str(value[0]) if value is not None else latex
@@ -83,6 +100,8 @@ Rule = Callable[[Node, Node, ExactOracle], bool]
 
 
 def _scalar(g: Scalar, p: Scalar, o: ExactOracle) -> bool:
+    if _is_matrix_expression(g) and _is_matrix_expression(p):
+        return _matrix_vs(g, p, o)
     return o.equal(g.latex, p.latex)
 
 
@@ -112,17 +131,45 @@ def _based_vs(g: Node, p: Node, o: ExactOracle) -> bool:
     return isinstance(other, Scalar) and other.latex.replace(" ", "").upper().lstrip("0") == based.digits
 
 
+def _labels(node: Node) -> dict[str, Node] | None:
+    """The values an answer gives by name: ``(a, b) = (4, 1)`` and ``a = 4, b = 1`` both give {a: 4, b: 1}."""
+    if isinstance(node, Equation):
+        names, rhs = name_tuple(node.lhs), node.rhs
+        if names and isinstance(rhs, Collection) and rhs.opening == "(" and len(rhs.items) == len(names):
+            return dict(zip(names, rhs.items, strict=True))
+        return None
+    if not isinstance(node, Collection) or node.kind != "set" or node.opening or len(node.items) < 2:
+        return None
+    pairs = [(i.lhs.replace(" ", ""), i.rhs) for i in node.items if isinstance(i, Equation) and is_name(i.lhs)]
+    return dict(pairs) if len(pairs) == len(node.items) == len(dict(pairs)) else None
+
+
+def _labelled_vs(g: Node, p: Node, o: ExactOracle) -> bool | None:
+    """Two answers that both name every value they give: the same names with equal values (else None)."""
+    if not isinstance(g, Equation | Collection) or not isinstance(p, Equation | Collection):
+        return None
+    gold, pred = _labels(g), _labels(p)
+    if gold is None or pred is None:
+        return None
+    return gold.keys() == pred.keys() and all(answers_equal(gold[k], pred[k], o) for k in gold)
+
+
+def _names_its_value(equation: Equation) -> bool:
+    """``x = 5``, ``AB = 5``, ``AE:EC = 3:5``, ``(a, b) = (4, 1)``: the left side names what the right side is."""
+    return is_name(equation.lhs) or _labels(equation) is not None
+
+
 def _equation_vs(g: Node, p: Node, o: ExactOracle) -> bool:
     if isinstance(g, Equation) and isinstance(p, Equation):
-        if is_variable(g.lhs) and is_variable(p.lhs):
+        if _names_its_value(g) and _names_its_value(p):
             return g.lhs.replace(" ", "") == p.lhs.replace(" ", "") and answers_equal(g.rhs, p.rhs, o)
         return o.equations_equivalent(g, p)
     equation, other = (g, p) if isinstance(g, Equation) else (p, g)
     assert isinstance(equation, Equation)
-    # ``x = 5`` gives x; a chain of values ``9/4 = 2.25`` states its value. ``7 = 11a+c`` is an equation
-    # between a number and an expression: it is not the expression ``11a+c``.
+    # ``x = 5`` gives x (and ``AB = 5`` the length AB); a chain of values ``9/4 = 2.25`` states its value.
+    # ``7 = 11a+c`` is an equation between a number and an expression: it is not the expression ``11a+c``.
     chain = is_value(equation.lhs) and isinstance(equation.rhs, Scalar) and is_value(equation.rhs.latex)
-    if not (is_variable(equation.lhs) or chain):
+    if not (_names_its_value(equation) or chain):
         return False
     return answers_equal(equation.rhs, other, o) if equation is g else answers_equal(g, equation.rhs, o)
 
@@ -173,12 +220,23 @@ def _union_vs(g: Node, p: Node, o: ExactOracle) -> bool:
     return _unordered(_union_parts(g), _union_parts(p), o)
 
 
+def _is_matrix_expression(node: Node) -> bool:
+    return isinstance(node, Scalar) and bool(_MATRIX_ENV.search(node.latex)) and not _DETERMINANT.search(node.latex)
+
+
+def _evaluated(node: Node, o: ExactOracle) -> Node:
+    """A matrix expression replaced by the matrix it evaluates to (left as it is when it is none)."""
+    if isinstance(node, Scalar) and _is_matrix_expression(node):
+        return o.matrix_value(node.latex) or node
+    return node
+
+
 def _matrix_vs(g: Node, p: Node, o: ExactOracle) -> bool:
+    g, p = _evaluated(g, o), _evaluated(p, o)
     if isinstance(g, Matrix) and isinstance(p, Matrix):
         return len(g.rows) == len(p.rows) and all(_ordered(a, b, o) for a, b in zip(g.rows, p.rows, strict=True))
     matrix, other = (g, p) if isinstance(g, Matrix) else (p, g)
-    assert isinstance(matrix, Matrix)
-    if not isinstance(other, Collection) or other.kind != "bracketed":
+    if not isinstance(matrix, Matrix) or not isinstance(other, Collection) or other.kind != "bracketed":
         return False
     # A row or column vector against a tuple of its entries.
     flat = tuple(cell for row in matrix.rows for cell in row)
@@ -204,6 +262,8 @@ def answers_equal(gold: Node, pred: Node, oracle: ExactOracle) -> bool:
     """Whether two parsed answers are equal; raises NeedsSympy when the exact oracle can't tell."""
     if isinstance(gold, Scalar) and isinstance(pred, Scalar):
         return _scalar(gold, pred, oracle)
+    if (labelled := _labelled_vs(gold, pred, oracle)) is not None:
+        return labelled
     for kind in _PRECEDENCE:
         if isinstance(gold, kind) or isinstance(pred, kind):
             return _RULES[kind](gold, pred, oracle)

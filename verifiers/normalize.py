@@ -1,7 +1,8 @@
 """String-level clean-up of an extracted answer before it is parsed.
 
 Only rewrites that keep the meaning: math delimiters, spacing commands, ``\\left``/``\\right``,
-``\\dfrac`` -> ``\\frac``, brace-less ``\\frac12``/``\\sqrt2``, unicode operators, degree signs,
+``\\dfrac`` -> ``\\frac``, brace-less ``\\frac12``/``\\sqrt2``, unicode and ASCII operators (``>=``,
+``<=``, ``!=``), ``30 percent`` -> ``30\\%``, degree signs, chat-template special tokens (``<|im_end|>``),
 trailing units and punctuation. Pure string work, linear in the input, no sympy.
 """
 
@@ -9,7 +10,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["answer_unit", "normalize_answer", "text_key"]
+__all__ = ["SPECIAL_TOKEN", "answer_unit", "normalize_answer", "strip_special_tokens", "text_key"]
+
+# Chat-template special tokens a generation can leave after its answer: <|im_end|>, <|eot_id|>, <|endoftext|>,
+# DeepSeek's <｜end▁of▁sentence｜>, </s>, <eos>, Gemma's <end_of_turn>. A name of two or more characters, so
+# that math such as 1<|x|>2 is left alone.
+SPECIAL_TOKEN = re.compile(
+    r"<\|[A-Za-z][\w.\-]{1,48}\|>|<｜[^｜<>\n]{1,48}｜>|</s>|<eos>|<pad>|<(?:end|start)_of_turn>"
+)
 
 _REPLACEMENTS = [
     # JSON-escaped text doubles every backslash: \\frac -> \frac (a LaTeX line break \\ is followed by a
@@ -18,10 +26,17 @@ _REPLACEMENTS = [
     (re.compile(r"\\mathrm\{e\}"), "e"),  # Euler's number, not the text "e"
     (re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))"), ","),  # 10,\!000 -> 10,000 (MATH's thousands)
     (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
+    # ASCII relations: x >= 2, x <= 5, x != 3 (not the arrows <=> and =>, nor ==)
+    (re.compile(r"(?<![<>=!])>=(?![=>])"), r"\\ge "),
+    (re.compile(r"(?<![<>=!])<=(?![=>])"), r"\\le "),
+    (re.compile(r"(?<![<>=!])!=(?!=)"), r"\\neq "),
+    (re.compile(r"\\[lr]?vert(?![a-zA-Z])"), "|"),  # \lvert x \rvert -> |x|
+    (re.compile(r"(?<=\d)\s*per\s?cent(?![a-zA-Z])", re.IGNORECASE), r"\\%"),  # 30 percent -> 30\%
     (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
     (re.compile(r"\\(?:d|t|c)frac\b"), r"\\frac"),
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[^a-zA-Z])|\\displaystyle"), ""),
-    (re.compile(r"\\(?:mathbf|boldsymbol|mathrm|mathit|operatorname|textbf|textit)\{"), r"\\text{"),
+    (re.compile(r"\\(?:mathbf|boldsymbol|mathrm|mathit|mathsf|operatorname|textbf|textit|textrm|textnormal|textsf)\{"),
+     r"\\text{"),
     (re.compile(r"\\mbox\{"), r"\\text{"),
     (re.compile(r"(?<=\d)(?:\\[,!]|\\thinspace|\\ )\s*(?=\d{3}(?!\d))"), ""),  # 1\,000 -> 1000
     (re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad|hspace\{[^{}]*\})|~"), " "),
@@ -50,7 +65,17 @@ _TRAILING_UNIT = re.compile(
 )
 _DOLLAR = re.compile(r"\\\$|\$")
 _SPACES = re.compile(r"\s+")
-_ANSWER_PREFIX = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*", re.IGNORECASE)
+# "Answer: 5", "The final answer is 5", and the bare word before inline math: "Answer $5$", "**Answer** \\(5\\)"
+_ANSWER_PREFIX = re.compile(
+    r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*"
+    r"|^(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*(?=\$|\\\(|\\\[)",
+    re.IGNORECASE,
+)
+
+
+def strip_special_tokens(text: str) -> str:
+    """Chat-template special tokens replaced by line breaks (a token ends a turn, so it ends a line)."""
+    return SPECIAL_TOKEN.sub("\n", text) if "<" in text else text
 
 
 def _strip_units(text: str) -> str:
@@ -60,7 +85,7 @@ def _strip_units(text: str) -> str:
         if match is None or match.start() == 0:
             return text
         head = text[: match.start()].rstrip()
-        numeric_end = head[-1:].isdigit() or head[-1:] in ("}", ")", ".")
+        numeric_end = head[-1:].isdigit() or head[-1:] in ("}", ")", ".", "%")
         if not numeric_end or not any(c.isdigit() for c in head) or head.endswith(r"\}"):
             return text
         text = head
@@ -80,7 +105,7 @@ def normalize_answer(text: str) -> str:
 
 def _canonical(text: str) -> str:
     """The rewrites of the module docstring, units kept."""
-    text = _ANSWER_PREFIX.sub("", text.strip())
+    text = _ANSWER_PREFIX.sub("", strip_special_tokens(text).strip())
     text = _DELIMITERS.sub("", text)
     for char, replacement in _UNICODE.items():
         if char in text:
