@@ -30,10 +30,11 @@ import argparse
 import collections
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from data.build import composition, composition_table
 from data.journal import discard
@@ -149,18 +150,19 @@ def _mc_settings(config: LabelCommandConfig, items: int) -> dict[str, object]:
 
 
 def _journal_path(config: LabelCommandConfig) -> Path:
-    """Where ``--method mc`` journals its progress: ``OUTPUT.partial.jsonl`` (removed once OUTPUT is written)."""
+    """Where ``--method mc`` / ``bisect`` journal: ``OUTPUT.partial.jsonl`` (removed once OUTPUT is written)."""
     return Path(f"{config.output}.partial.jsonl")
 
 
-def label_mc(config: LabelCommandConfig) -> LabelOutput:
-    """Monte-Carlo labels: ``--k`` rollouts per step prefix from ``--model``; optional exact consensus."""
+@contextmanager
+def _rollout_policy(config: LabelCommandConfig, skipped: collections.Counter) -> Iterator[tuple[Any, list, Any]]:
+    """(policy sampler, items to label, sampling settings) for the methods that roll out from step prefixes
+    (mc, bisect); ``--no-resume`` deletes their journal first."""
     from prm.prompts import build_prompt
     from prm.sampling import SamplingConfig, make_sampler
 
     if not config.model:
-        raise ValueError("--method mc needs --model (the policy that completes the step prefixes)")
-    skipped: collections.Counter = collections.Counter()
+        raise ValueError(f"--method {config.method} needs --model (the policy that completes the step prefixes)")
     problems = _load_problems(config, None if config.samples else config.limit)
     samples = _read_samples(config) if config.samples else None
     params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_new_tokens, seed=config.seed)
@@ -169,6 +171,13 @@ def label_mc(config: LabelCommandConfig) -> LabelOutput:
     with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
         items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer, config.system_prompt),
                          split_mode=config.split_mode, skipped=skipped)
+        yield sampler, items, params
+
+
+def label_mc(config: LabelCommandConfig) -> LabelOutput:
+    """Monte-Carlo labels: ``--k`` rollouts per step prefix from ``--model``; optional exact consensus."""
+    skipped: collections.Counter = collections.Counter()
+    with _rollout_policy(config, skipped) as (sampler, items, params):
         results = mc_label_journalled(sampler, items, config.k, params, _journal_path(config),
                                       settings=_mc_settings(config, len(items)), chunk=max(config.mc_chunk, 1))
     rows = mc_rows(results, config.mc_label)
@@ -181,20 +190,9 @@ def label_mc(config: LabelCommandConfig) -> LabelOutput:
 def label_bisect(config: LabelCommandConfig) -> LabelOutput:
     """OmegaPRM labels: binary search for each wrong solution's first error, ``--k`` rollouts per probe."""
     from data.labelling.binary_search import bisect_label_journalled, bisect_rows
-    from prm.prompts import build_prompt
-    from prm.sampling import SamplingConfig, make_sampler
 
-    if not config.model:
-        raise ValueError("--method bisect needs --model (the policy that completes the step prefixes)")
     skipped: collections.Counter = collections.Counter()
-    problems = _load_problems(config, None if config.samples else config.limit)
-    samples = _read_samples(config) if config.samples else None
-    params = SamplingConfig(temperature=config.temperature, max_tokens=config.max_new_tokens, seed=config.seed)
-    if not config.resume:
-        discard(_journal_path(config))
-    with make_sampler(config.backend, config.model, seed=config.seed) as sampler:
-        items = mc_items(problems, samples, lambda text: build_prompt(text, sampler.tokenizer, config.system_prompt),
-                         split_mode=config.split_mode, skipped=skipped)
+    with _rollout_policy(config, skipped) as (sampler, items, params):
         settings = {**_mc_settings(config, len(items)), "method": "bisect"}
         results = bisect_label_journalled(sampler, items, config.k, params, _journal_path(config), settings=settings,
                                           chunk=max(config.mc_chunk, 1))
