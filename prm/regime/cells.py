@@ -115,7 +115,7 @@ PROFILES: dict[str, Profile] = {
         extra_verifiers={"eta": ("prm_flip",), "train_solutions": ("orm_final", "prm_exact", "prm_mc4")},
         search=(("spurious_rate", 0.5),), search_ns=(4,), search_problems=10),
     "reduced": Profile(
-        seeds=3, problems=200, pool=64,
+        seeds=5, problems=200, pool=64,
         sweeps={"depth": ("depth", (2, 4, 8)), "spurious_rate": ("spurious_rate", (0.0, 0.5)),
                 "self_correction_rate": ("self_correction_rate", (0.0, 0.5)),
                 "answer_space": ("answer_space", (6, 2)), "eta": ("eta", (0.0, 0.2, 0.4)),

@@ -13,9 +13,13 @@ points each verifier also guides beam search, against best-of-N at the same n (:
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import random
+import signal
+import sys
 import time
 import zlib
 from collections.abc import Sequence
@@ -51,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 AGGREGATIONS = ("min", "product", "last")
 POOL_ROW = "_pool"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 LABEL_COST_ROW = "_label_cost"
 LABEL_COST_MS = (1, 2, 4, 8, 16)
 F1_SOLUTIONS = 8  # pool solutions per problem the first-error F1 is measured on
@@ -213,10 +218,15 @@ def _run_unit(unit: _Unit, profile: Profile, recipe: TrainRecipe) -> list[dict[s
     return rows
 
 
-def _one_thread() -> None:
+def _worker_init(parent: int) -> None:
+    """One torch thread, and die with the parent: a killed sweep must not leave its workers computing."""
     import torch
 
     torch.set_num_threads(1)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(0)
 
 
 def _units(profile: Profile, done: Any, seeds: Sequence[int]) -> list[_Unit]:
@@ -255,7 +265,7 @@ def run_profile(profile: Profile, journal_path: str | Path, recipe: TrainRecipe,
                 journal.append(_run_unit(unit, profile, recipe))
         return journal
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(_run_unit, unit, profile, recipe) for unit in units]
         for count, future in enumerate(as_completed(futures), start=1):
             rows = future.result()
