@@ -183,9 +183,13 @@ def test_hostile_answers_through_the_server_return_within_the_budget() -> None:
                                timeout=30)
             return time.monotonic() - start, reply.json()["results"][0]
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for seconds, result in pool.map(post, HOSTILE[:2]):
+        # three times as many concurrent checks as sandbox workers: the server must not queue them outside the
+        # deadline (it once ran them on --workers threads, so the sixth came back after three timeouts)
+        pairs = [HOSTILE[i % len(HOSTILE)] for i in range(6)]
+        with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
+            for seconds, result in pool.map(post, pairs):
                 assert seconds < TIMEOUT_S + SLACK_S and result["status"] == "timeout", (seconds, result)
+                assert result["timeout_stage"] in ("queue", "worker_start", "sympy")
 
 
 def test_worker_processes_stay_within_the_pool_and_end_with_it() -> None:

@@ -38,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 Item = tuple[str, list[str]]
 _REASON_CHARS = 300  # the verifier's reasons may quote the whole answer
+# Threads for answer checks in flight. An answer check's deadline starts when it starts and covers the wait for
+# a sandbox worker, not a wait for one of these threads: with only --workers threads here, a request queued
+# behind hostile ones came back after several timeouts (bench/serve_load.py --mode mix). So this pool is not
+# the queue: the sandbox's --workers processes bound the sympy work, and these threads mostly wait on them.
+_VERIFY_THREADS = 256
 
 
 def split_response(query: str, prompt: str | None) -> str:
@@ -76,7 +81,7 @@ class ScoringService:
             self.batcher = DynamicBatcher(self._score_batch, config.max_batch, config.max_wait_ms / 1000, "prm-batch")
         self.verify_config = VerifyConfig(timeout_s=config.timeout_s)
         self.answer_reward = AnswerReward(workers=config.workers, config=self.verify_config, name="answer")
-        self._verify_pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="serve-verify")
+        self._verify_pool = ThreadPoolExecutor(_VERIFY_THREADS, thread_name_prefix="serve-verify")
 
     def close(self) -> None:
         if self.batcher is not None:
