@@ -65,3 +65,21 @@ F1_CASES = [
 @pytest.mark.parametrize(("scores", "labels", "f1"), F1_CASES)
 def test_first_error_f1(scores: list, labels: list, f1: float) -> None:
     assert first_error_f1(scores, labels) == f1
+
+
+def test_crossover_and_who_is_ahead() -> None:
+    from eval.regime.report import crossover
+
+    at, _ = crossover([100, 1000], [0.5, 0.9], [100, 1000], [0.7, 0.7])  # a rises through b
+    assert at == pytest.approx(math.exp((math.log(100) + math.log(1000)) / 2), rel=0.03)
+    at, why = crossover([100, 1000], [0.5, 0.6], [200, 2000], [0.7, 0.8])
+    assert at is None and why.startswith("the ORM ahead") and "200-1,000" in why
+    assert crossover([1, 2], [0.5, 0.5], [1, 2], [0.5, 0.5])[1].startswith("equal")
+
+
+def test_mean_ci_is_the_student_t_interval() -> None:
+    from eval.regime.report import mean_ci
+
+    mean, low, high = mean_ci([0.1, 0.2, 0.3])  # sd 0.1, n 3: half-width 4.303 * 0.1 / sqrt(3)
+    assert mean == pytest.approx(0.2) and high - mean == pytest.approx(4.303 * 0.1 / math.sqrt(3), rel=1e-3)
+    assert math.isnan(mean_ci([0.4])[1])

@@ -148,23 +148,26 @@ def budget_curves(rows: RegimeRows, cells: dict[int, str], verifier: str, how: s
 
 
 def crossover(x_a: Sequence[float], y_a: Sequence[float], x_b: Sequence[float], y_b: Sequence[float]
-              ) -> float | None:
-    """The first x (curves interpolated in log x) where curve a - curve b goes from one sign to the other, over
-    the x range both cover; None if it never does (curves that only meet do not cross)."""
+              ) -> tuple[float | None, str]:
+    """Where curve a - curve b (both interpolated in log x) goes from one sign to the other over the x range
+    both cover: (x, "") at the first crossing, else (None, a sentence saying which curve is ahead there)."""
     if len(x_a) < 2 or len(x_b) < 2:
-        return None
+        return None, "too few budgets"
     low, high = max(min(x_a), min(x_b)), min(max(x_a), max(x_b))
     if low >= high:
-        return None
+        return None, "no common range"
     grid = np.exp(np.linspace(math.log(low), math.log(high), 200))
     gap = np.interp(np.log(grid), np.log(x_a), y_a) - np.interp(np.log(grid), np.log(x_b), y_b)
     signs = np.sign(np.where(np.abs(gap) < 1e-9, 0.0, gap))
     seen = 0.0
     for index, sign in enumerate(signs):  # a crossing goes from one side to the other; touching is not one
         if sign and seen and sign != seen:
-            return float(grid[index])
+            return float(grid[index]), ""
         seen = sign or seen
-    return None
+    where = f"over {low:,.0f}-{high:,.0f}"
+    if not seen:
+        return None, f"equal {where}"
+    return None, f"{'the PRM' if seen > 0 else 'the ORM'} ahead or equal {where}, no crossing"
 
 
 def budget_lines(rows: RegimeRows, cells: dict[int, str], verifiers: Sequence[str], n: int) -> list[str]:
@@ -183,12 +186,11 @@ def budget_lines(rows: RegimeRows, cells: dict[int, str], verifiers: Sequence[st
         if verifier.startswith("orm"):
             continue
         curve = budget_curves(rows, cells, verifier, "min", n)
-        by_count = crossover(curve[0], curve[2], orm[0], orm[2])
-        by_cost = crossover(curve[1], curve[2], orm[1], orm[2])
-        lines.append(f"- {verifier} vs orm_final: curves cross at "
-                     f"{'no count in range' if by_count is None else f'{by_count:,.0f} labelled solutions'} "
-                     f"(equal count), {'no cost in range' if by_cost is None else f'{by_cost:,.0f} rollouts'} "
-                     "(equal cost).")
+        parts = []
+        for label, axis in (("equal count (labelled solutions)", 0), ("equal cost (rollouts)", 1)):
+            at, otherwise = crossover(curve[axis], curve[2], orm[axis], orm[2])
+            parts.append(f"{label}: {'crossing at ' + format(at, ',.0f') if at is not None else otherwise}")
+        lines.append(f"- {verifier} vs orm_final: " + "; ".join(parts) + ".")
     return lines
 
 
