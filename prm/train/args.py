@@ -23,7 +23,8 @@ from transformers.trainer_callback import ExportableState
 
 from prm.train.config import TrainConfig
 
-__all__ = ["TimeBudgetCallback", "peak_memory_mb", "saved_elapsed", "training_arguments"]
+__all__ = ["AlreadyTrained", "StopWhenTrained", "TimeBudgetCallback", "peak_memory_mb", "saved_elapsed",
+           "training_arguments"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,20 @@ class TimeBudgetCallback(TrainerCallback, ExportableState):
     @property
     def tokens_per_second(self) -> float:
         return self.session_tokens / self.session_seconds if self.session_seconds > 0 else 0.0
+
+
+class AlreadyTrained(Exception):
+    """Raised by :class:`StopWhenTrained`: the checkpoint resumed from already holds every planned step."""
+
+
+class StopWhenTrained(TrainerCallback):
+    """Stops a run resumed from a checkpoint that holds all ``max_steps`` before it trains any step: the Trainer
+    checks the step count only after a step, so it would train one more (and save checkpoint ``max_steps + 1``)
+    each time a finished run is rerun, e.g. after a kill between the last checkpoint and the final save."""
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if 0 < state.max_steps <= state.global_step:  # weights, optimizer and state are loaded by now
+            raise AlreadyTrained(f"all {state.max_steps} steps are in the checkpoint")
 
 
 def saved_elapsed(checkpoint: str | None) -> float:

@@ -40,7 +40,14 @@ from prm.model.modeling import PRMConfig, head_module_name, load_backbone, prm_l
 from prm.model.tags import TaggedSequence
 from prm.prompts import CHAT_INSTRUCTION, PLAIN_TEMPLATE, has_chat_template
 from prm.runtime import budget_record, precision_name, resolve_device, stage_record, torch_threads, use_bf16
-from prm.train.args import TimeBudgetCallback, peak_memory_mb, saved_elapsed, training_arguments
+from prm.train.args import (
+    AlreadyTrained,
+    StopWhenTrained,
+    TimeBudgetCallback,
+    peak_memory_mb,
+    saved_elapsed,
+    training_arguments,
+)
 from prm.train.config import TrainConfig
 from prm.train.data import PRMCollator, TaggedDataset, encode_rows, load_training_rows
 from prm.train.metrics import make_compute_metrics, make_preprocess_logits
@@ -92,13 +99,13 @@ def _build_trainer(config: TrainConfig, model: Any, tokenizer: Any, datasets: tu
     args = training_arguments(config, checkpoints, has_eval=eval_set is not None, bf16=bf16)
     if config.objective == "pairwise":
         return PairwiseTrainer(model=model, args=args, data_collator=PairCollator(tokenizer.pad_token_id),
-                               train_dataset=train_set, processing_class=tokenizer, callbacks=[budget],
-                               head=config.head)
+                               train_dataset=train_set, processing_class=tokenizer,
+                               callbacks=[budget, StopWhenTrained()], head=config.head)
     return Trainer(
         model=model, args=args, data_collator=PRMCollator(tokenizer.pad_token_id), train_dataset=train_set,
         eval_dataset=eval_set, processing_class=tokenizer, compute_loss_func=partial(_loss, head=config.head),
         compute_metrics=make_compute_metrics(), preprocess_logits_for_metrics=make_preprocess_logits(config.head),
-        callbacks=[budget],
+        callbacks=[budget, StopWhenTrained()],
     )
 
 
@@ -174,7 +181,11 @@ def _train(config: TrainConfig) -> TrainResult:
     eval_set = TaggedDataset(eval_seqs) if eval_seqs and not pairwise else None
     bf16 = use_bf16(config.bf16, config.device, getattr(model.config, "hidden_size", None))
     trainer = _build_trainer(config, model, tokenizer, (train_set, eval_set), budget, bf16)
-    output = trainer.train(resume_from_checkpoint=resume)
+    try:
+        train_metrics = trainer.train(resume_from_checkpoint=resume).metrics
+    except AlreadyTrained:  # rerun after its last checkpoint was written: nothing left to train
+        logger.info("%s holds all %d steps: nothing left to train", resume, trainer.state.max_steps)
+        train_metrics = {}
     done, planned = trainer.state.global_step, trainer.state.max_steps
     metrics = trainer.evaluate() if eval_set is not None else {}
     if eval_rows:
@@ -185,7 +196,7 @@ def _train(config: TrainConfig) -> TrainResult:
         out=out, metrics={k: float(v) for k, v in metrics.items()}, global_step=trainer.state.global_step,
         train_rows=len(train_seqs), eval_rows=len(eval_seqs), train_seconds=budget.elapsed_s,
         tokens_per_second=budget.tokens_per_second, peak_memory_mb=peak_memory_mb(),
-        train_loss=float(output.metrics.get("train_loss", math.nan)), main_process=trainer.is_world_process_zero(),
+        train_loss=float(train_metrics.get("train_loss", math.nan)), main_process=trainer.is_world_process_zero(),
         runtime=stage_record(resolve_device(config.device), precision_name(bf16), budget.tokens_per_second,
                              budget_record(done, planned, config.minutes, budget.elapsed_s)),
     )
