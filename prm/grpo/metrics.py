@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prm.grpo.config import GRPOConfig
+from prm.parallel import write_atomically
 
 __all__ = ["METRICS_FILE", "MetricsWriter", "clean"]
 
@@ -44,7 +45,7 @@ class MetricsWriter:
                         kept.append(line)
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue  # a torn last line
-            self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            write_atomically(self.path, [(k + "\n").encode("utf-8") for k in kept])  # a kill here loses nothing
         self.wandb = self._init_wandb(out_dir, config) if config.report_to == "wandb" else None
         if config.report_to not in ("none", "", "wandb"):
             raise ValueError(f"--report-to {config.report_to!r}: choose none or wandb")

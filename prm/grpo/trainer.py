@@ -41,6 +41,7 @@ from prm.grpo.state import (
     training_problems,
 )
 from prm.model.formats import parse_options
+from prm.parallel import write_atomically
 from prm.policy.checkpoint import TrainState
 from prm.policy.evaluate import evaluate_policy
 from prm.policy.tokenizer import save_tokenizer
@@ -146,7 +147,7 @@ def _evaluate(model: Any, tokenizer: Any, problems: list, config: GRPOConfig, pa
                              max_new_tokens=config.max_new_tokens, seed=config.eval_seed,
                              system_prompt=config.system_prompt).to_dict()
     result["pass@1"] = result["pass_at"]["1"]
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_atomically(path, [(json.dumps(result, indent=2) + "\n").encode("utf-8")])  # never a torn file to resume
     logger.info("held-out pass@1 %s: %.3f on %d problems x %d samples", path.stem, result["pass@1"], len(problems),
                 config.eval_samples)
     return result
