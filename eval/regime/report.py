@@ -40,6 +40,11 @@ class Point:
     value: Any
     cell: str
     prm: str
+    orm_cell: str | None = None  # where the ORM of the comparison was trained (same data), if not ``cell``
+
+    @property
+    def orm_at(self) -> str:
+        return self.orm_cell or self.cell
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
@@ -90,10 +95,11 @@ class RegimeRows:
     def pool(self, cell: str, name: str, n: int) -> dict[int, float]:
         return {seed: row[name][str(n)] for seed, row in self.seeds(cell, "_pool").items() if str(n) in row[name]}
 
-    def diff(self, cell: str, a: tuple[str, str], b: tuple[str, str], n: int, key: str = "answer"
-             ) -> tuple[float, float, float]:
-        """a - b, paired by seed (seeds where both exist)."""
-        left, right = self.metric(cell, *a, n, key), self.metric(cell, *b, n, key)
+    def diff(self, cell: str, a: tuple[str, str], b: tuple[str, str], n: int, key: str = "answer",
+             b_cell: str | None = None) -> tuple[float, float, float]:
+        """a - b, paired by seed (seeds where both exist); b read at ``b_cell`` when given (a cell of the same
+        data, e.g. the centre for the flip-rate sweep, whose cells differ only in the flipped PRM's labels)."""
+        left, right = self.metric(cell, *a, n, key), self.metric(b_cell or cell, *b, n, key)
         return mean_ci([left[s] - right[s] for s in sorted(set(left) & set(right))])
 
     def stats(self, cell: str, verifier: str, how: str, n: int, key: str = "answer") -> tuple[float, float, float]:
@@ -112,9 +118,9 @@ def map_lines(rows: RegimeRows, points: Sequence[Point], n: int) -> list[str]:
     table = []
     for point in points:
         prm = (point.prm, "min")
-        answer = rows.diff(point.cell, prm, ORM, n)
-        process = rows.diff(point.cell, prm, ORM, n, "process")
-        table.append([point.sweep, _value(point), point.prm, _fmt(rows.stats(point.cell, *ORM, n)),
+        answer = rows.diff(point.cell, prm, ORM, n, b_cell=point.orm_at)
+        process = rows.diff(point.cell, prm, ORM, n, "process", b_cell=point.orm_at)
+        table.append([point.sweep, _value(point), point.prm, _fmt(rows.stats(point.orm_at, *ORM, n)),
                       _fmt(rows.stats(point.cell, *prm, n)), _fmt(answer, True), verdict(answer),
                       _fmt(process, True), verdict(process)])
     return markdown_table(["sweep", "value", "PRM", "ORM (final, last)", "PRM (min)", "PRM - ORM answer [CI]",
@@ -231,24 +237,26 @@ def _search(rows: RegimeRows, cell: str, verifier: str, strategy: str, n: int, k
             if "search" in row and str(n) in row["search"][strategy]}
 
 
-def search_lines(rows: RegimeRows, points: Sequence[tuple[str, str]], verifiers: Sequence[str], n: int
+def search_lines(rows: RegimeRows, points: Sequence[tuple[str, str]], verifiers: Sequence[str], ns: Sequence[int]
                  ) -> list[str]:
-    """Per search point and verifier: best-of-N and beam accuracy at n, beam - best-of-N (paired by seed),
-    and under beam search each verifier - the ORM on final-answer labels."""
+    """Per search point, n and verifier: best-of-N and beam accuracy, beam - best-of-N (paired by seed), and
+    under beam search each verifier - the ORM on final-answer labels."""
     table = []
     for label, cell in points:
-        orm_beam = _search(rows, cell, "orm_final", "beam", n)
-        for verifier in verifiers:
-            bon, beam = _search(rows, cell, verifier, "best_of_n", n), _search(rows, cell, verifier, "beam", n)
-            if not beam:
-                continue
-            common = sorted(set(bon) & set(beam))
-            gain = mean_ci([beam[s] - bon[s] for s in common])
-            versus = mean_ci([beam[s] - orm_beam[s] for s in sorted(set(beam) & set(orm_beam))])
-            words = np.mean(list(_search(rows, cell, verifier, "beam", n, "words").values()))
-            table.append([label, verifier, _fmt(mean_ci(list(bon.values()))), _fmt(mean_ci(list(beam.values()))),
-                          _fmt(gain, True), "-" if verifier == "orm_final" else _fmt(versus, True), f"{words:.0f}"])
-    return markdown_table(["point", "verifier", f"best-of-{n}", f"beam (n={n}, M=4)", "beam - best-of-N [CI]",
+        for n in ns:
+            orm_beam = _search(rows, cell, "orm_final", "beam", n)
+            for verifier in verifiers:
+                bon, beam = _search(rows, cell, verifier, "best_of_n", n), _search(rows, cell, verifier, "beam", n)
+                if not beam:
+                    continue
+                gain = mean_ci([beam[s] - bon[s] for s in sorted(set(bon) & set(beam))])
+                versus = mean_ci([beam[s] - orm_beam[s] for s in sorted(set(beam) & set(orm_beam))])
+                words = np.mean(list(_search(rows, cell, verifier, "beam", n, "words").values()))
+                table.append([label, str(n), verifier, _fmt(mean_ci(list(bon.values()))),
+                              _fmt(mean_ci(list(beam.values()))), _fmt(gain, True), verdict(gain).replace(
+                                  "PRM", "beam").replace("ORM", "best-of-N"),
+                              "-" if verifier == "orm_final" else _fmt(versus, True), f"{words:.0f}"])
+    return markdown_table(["point", "n", "verifier", "best-of-n", "beam (M=4)", "beam - best-of-n [CI]", "verdict",
                            "beam: verifier - ORM [CI]", "words per problem (beam)"], table)
 
 
@@ -272,12 +280,11 @@ def regime_markdown(rows: RegimeRows, points: Sequence[Point], context: dict[str
                   "(final-answer and exact labels cost none beyond it).", "", "![budget](regime_budget.png)", "",
                   *budget_lines(rows, context["budget_cells"], context["budget_verifiers"], n)]
     if context.get("search_points"):
-        search_n = context["search_n"]
-        lines += ["", f"## Beam search guided by each verifier (n={search_n})", "",
+        lines += ["", "## Beam search guided by each verifier", "",
                   "The project's own beam search (`prm.search`, keep n/4, expand 4 ways) with the task's policy, "
                   "against best-of-N picked by the same verifier at the same n (same words generated); "
                   f"the first {context.get('search_problems', '?')} test problems of each point.", "",
-                  *search_lines(rows, context["search_points"], context["verifiers"], search_n)]
+                  *search_lines(rows, context["search_points"], context["verifiers"], context["search_ns"])]
     cost = label_cost_lines(rows, centre)
     if cost:
         lines += ["", "## Cheaper step labels: Monte-Carlo vs binary search (OmegaPRM), at the centre", "", *cost]
@@ -370,8 +377,9 @@ def write_regime_report(rows: Sequence[dict[str, Any]], points: Sequence[Point],
         paths["budget_plot"] = plot_budget(table, context["budget_cells"], context["budget_verifiers"], n,
                                            out / "regime_budget.png")
     summary = [{"sweep": p.sweep, "value": p.value, "prm": p.prm,
-                "answer_diff": table.diff(p.cell, (p.prm, "min"), ORM, n),
-                "process_diff": table.diff(p.cell, (p.prm, "min"), ORM, n, "process")} for p in points]
+                "answer_diff": table.diff(p.cell, (p.prm, "min"), ORM, n, b_cell=p.orm_at),
+                "process_diff": table.diff(p.cell, (p.prm, "min"), ORM, n, "process", b_cell=p.orm_at)}
+               for p in points]
     write_json(paths["json"], {"reference_n": n, "map": summary,
                                "context": {k: v for k, v in context.items() if k != "budget_cells"}})
     return paths

@@ -49,8 +49,9 @@ def _context(profile_name: str, recipe: Any, seeds: int) -> tuple[list[Any], dic
 
     profile = PROFILES[profile_name]
     cells = profile_cells(profile)
+    # the flip-rate cells hold only the flipped PRM; the ORM it is compared with is the centre's (same data)
     points = [Point(sweep, value, cell.key, "prm_flip" if sweep == "eta" else f"prm_mc{value}" if sweep == "m"
-                    else "prm_exact") for sweep, value, cell in cells]
+                    else "prm_exact", CENTRE.key if sweep == "eta" else None) for sweep, value, cell in cells]
     centre_verifiers = {v for sweep, _, cell in cells if cell.key == CENTRE.key for v in cell.verifiers}
     budget = {cell.train_solutions: cell.key for sweep, _, cell in cells if sweep == "train_solutions"}
     if budget:
@@ -69,7 +70,7 @@ def _context(profile_name: str, recipe: Any, seeds: int) -> tuple[list[Any], dic
     search = [(f"{sweep}={value}" if value is not None else sweep, cell.key) for sweep, value, cell in cells
               if (sweep, value) in profile.search]
     context = {"centre": CENTRE.key, "verifiers": ordered, "ns": profile.ns, "preamble": preamble,
-               "search_points": search, "search_n": max(profile.search_ns),
+               "search_points": search, "search_ns": list(profile.search_ns),
                "search_problems": profile.search_problems,
                "reference_n": min(REFERENCE_N, profile.pool),
                "budget_cells": budget, "budget_verifiers": profile.extra_verifiers.get("train_solutions", ())}

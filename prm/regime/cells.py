@@ -123,7 +123,7 @@ PROFILES: dict[str, Profile] = {
         grid=((2, 8), (0.5,)),
         extra_verifiers={"eta": ("prm_flip",), "m": _LABEL_VERIFIERS, "train_solutions": _BUDGET_VERIFIERS},
         core=_GRID_VERIFIERS,  # the implicit PRM only at the centre and in the budget sweep: the time limit
-        search=(("centre", None), ("spurious_rate", 0.5), ("train_solutions", 500))),
+        search=(("centre", None), ("depth", 8), ("spurious_rate", 0.5), ("train_solutions", 500))),
     "full": Profile(
         seeds=5, problems=300, pool=256,
         sweeps={"depth": ("depth", (2, 3, 4, 6, 8)), "error_rate": ("error_rate", (0.05, 0.15, 0.3)),
