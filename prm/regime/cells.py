@@ -120,7 +120,7 @@ PROFILES: dict[str, Profile] = {
                 "self_correction_rate": ("self_correction_rate", (0.0, 0.5)),
                 "answer_space": ("answer_space", (6, 2)), "eta": ("eta", (0.0, 0.2, 0.4)),
                 "m": ("m", (1, 4, 16)), "train_solutions": ("train_solutions", (500, 2000, 8000))},
-        grid=((2, 8), (0.5,)),
+        grid=((2, 4, 8), (0.0, 0.5)),  # every point is a cell of the one-factor sweeps but (2, 0.5), (8, 0.5)
         extra_verifiers={"eta": ("prm_flip",), "m": _LABEL_VERIFIERS, "train_solutions": _BUDGET_VERIFIERS},
         core=_GRID_VERIFIERS,  # the implicit PRM only at the centre and in the budget sweep: the time limit
         search=(("centre", None), ("depth", 8), ("spurious_rate", 0.5), ("train_solutions", 500))),
