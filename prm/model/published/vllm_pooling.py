@@ -75,7 +75,11 @@ class CandidateEngine:
         outputs = self.llm.encode([{"prompt_token_ids": list(encoded[i][0])} for i in todo],
                                   pooling_task="token_classify", use_tqdm=False)
         for index, output in zip(todo, outputs, strict=True):
-            probabilities = output.outputs.data[:, 0].float()
+            data = output.outputs.data
+            if data.shape[0] != len(encoded[index][0]):  # e.g. prefix-cached tokens left out: positions would shift
+                raise RuntimeError(f"vLLM pooled {data.shape[0]} positions for a prompt of {len(encoded[index][0])} "
+                                   "tokens: the step positions cannot be read (was prefix caching read?)")
+            probabilities = data[:, 0].float()
             results[index] = [None if p is None else float(probabilities[p]) for p in encoded[index][1]]
         return results
 
