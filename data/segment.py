@@ -1,7 +1,10 @@
 """Step segmentation shared by labelling, the PRM and scoring.
 
 A solution is cut into steps by a mode from ``SEGMENTERS``: blank lines (the default, as in
-Qwen's PRM work), ``Step k:`` markers, or single newlines. ``step_spans`` gives exact character
+Qwen's PRM work), ``Step k:`` markers, single newlines, or ``auto``: blank lines, and inside a paragraph that
+holds a list of two or more numbered items or ``Step k`` markers at line starts, one step per item (what
+instruct models write: "1. ...\n2. ...", "Step 1: ...\nStep 2: ..." with single newlines; a paragraph cut only
+at blank lines would be one step, and a PRM would score the whole list once). ``step_spans`` gives exact character
 offsets (the text between two spans is exactly the separator, so the spans and separators rebuild
 the text byte for byte); ``split_steps`` gives the stripped step texts that a PRM reads.
 ``STEP_SEPARATOR`` (a blank line) is what steps are joined with when a solution is written back out.
@@ -21,6 +24,8 @@ STEP_SEPARATOR = "\n\n"  # joins steps into a solution; the "blank_line" segment
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 _NEWLINE = re.compile(r"\n\s*")
 _STEP_MARKER = re.compile(r"(?im)^[ \t]*(?:#+\s*)?\**step\s*\d+\s*\**\s*[:.)]")
+# a list item at a line start: "1. ", "2) ", "**3.** ", "Step 4:", "### Step 5."
+_LIST_ITEM = re.compile(r"(?im)^[ \t]*(?:#+\s*)?\**(?:step\s*)?\d{1,2}\s*\**\s*[:.)](?:\**)?(?=\s)")
 
 
 def _spans_between(text: str, separator: re.Pattern[str]) -> list[Span]:
@@ -42,10 +47,26 @@ def _marker_spans(text: str) -> list[Span]:
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
 
 
+def _auto_spans(text: str) -> list[Span]:
+    spans = []
+    for start, end in _spans_between(text, _BLANK_LINE):
+        items = [start + m.start() for m in _LIST_ITEM.finditer(text[start:end])]
+        if len(items) < 2:
+            spans.append((start, end))
+            continue
+        bounds = ([start] if text[start:items[0]].strip() else []) + items + [end]
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            piece = text[a:b]
+            if piece.strip():  # the item's own span, without the newline before the next one
+                spans.append((a, a + len(piece.rstrip())))
+    return spans
+
+
 SEGMENTERS: dict[str, Callable[[str], list[Span]]] = {
     "blank_line": lambda text: _spans_between(text, _BLANK_LINE),
     "newline": lambda text: _spans_between(text, _NEWLINE),
     "step_marker": _marker_spans,
+    "auto": _auto_spans,
 }
 
 

@@ -8,13 +8,14 @@ Options come from ``--config FILE.yaml`` first, then from the command line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import sys
 from types import ModuleType
 
 from prm.cli_config import add_config_arguments, config_from_args
-from prm.cli_contract import RETIRED
+from prm.cli_contract import MODEL_OPTIONS, RETIRED
 
 # name -> (module, one-line help). A name may have two words ("data synth"). Modules are imported
 # only when their subcommand runs, so `prm verify` never pays for torch.
@@ -83,6 +84,20 @@ def _parse(parser: argparse.ArgumentParser, rest: list[str]) -> argparse.Namespa
     return args
 
 
+def convert_model_options(config: object) -> object:
+    """``config`` with every ``.gguf`` file named by a model option (``MODEL_OPTIONS``) replaced by its converted
+    folder (:func:`prm.gguf.local_checkpoint`, once per file; comma-separated lists part by part)."""
+    from prm.gguf import is_gguf, local_checkpoint
+
+    changes = {}
+    for field in dataclasses.fields(config):  # type: ignore[arg-type]
+        value = getattr(config, field.name)
+        if field.name in MODEL_OPTIONS and isinstance(value, str) and any(
+                is_gguf(part) for part in value.split(",")):
+            changes[field.name] = ",".join(local_checkpoint(part.strip()) for part in value.split(","))
+    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[type-var]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     log_level = "INFO"
@@ -97,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parse(parser, rest)
         try:
-            config = config_from_args(module.CONFIG, args)
+            profile = getattr(module, "PROFILES", {}).get(getattr(args, "profile", None))
+            config = convert_model_options(config_from_args(module.CONFIG, args, profile))
         except (ValueError, OSError) as error:
             parser.error(str(error))
     except SystemExit as stop:  # argparse's exit: --help (0) or a usage error (2), returned like a run's code

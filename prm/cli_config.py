@@ -107,10 +107,13 @@ def _from_yaml(path: Path, config_cls: type) -> dict[str, Any]:
     return values
 
 
-def config_from_args(config_cls: type, args: argparse.Namespace) -> Any:
-    """The dataclass built from the YAML file (if any) overridden by explicit command-line options; ValueError
-    naming every required option left unset."""
-    values = _from_yaml(args.config, config_cls) if getattr(args, "config", None) is not None else {}
+def config_from_args(config_cls: type, args: argparse.Namespace, profile: dict[str, Any] | None = None) -> Any:
+    """The dataclass built from a ``profile`` (named defaults, e.g. ``prm quickstart --profile``), then the YAML
+    file (if any), then explicit command-line options, each overriding the one before; ValueError naming every
+    required option left unset."""
+    values = dict(profile or {})
+    if getattr(args, "config", None) is not None:
+        values.update(_from_yaml(args.config, config_cls))
     for field in dataclasses.fields(config_cls):
         value = getattr(args, field.name, None)
         if value is not None:

@@ -1,12 +1,12 @@
 """The command line's contract: options that several commands share mean one thing everywhere.
 
 Every subcommand's options are the fields of its config dataclass (:mod:`prm.cli_config`). An option named in
-``SHARED_OPTIONS`` is declared with :func:`shared`, which gives it the contract's type and meaning (a command
-adds detail after it), so ``--output`` is a file and ``--out-dir`` a folder in every command, ``--model`` /
-``--prm`` / ``--orm`` name models by role, ``--max-new-tokens`` bounds generation, ``--max-steps`` is a
-training run's budget in steps, ``--workers`` / ``--timeout-s`` size the answer checker, and ``--resume``
-(on by default) is how every long job (``LONG_JOBS``) continues after a kill. Names a command no longer takes
-are in ``RETIRED``, with what to use instead; the parser says so when one is given.
+``SHARED_OPTIONS`` is declared with :func:`shared`, which gives it the contract's type and meaning (a command adds
+detail after it), so ``--output`` is a file and ``--out-dir`` a folder in every command, ``--model`` / ``--prm`` /
+``--orm`` name models by role (and take a ``.gguf`` file: ``MODEL_OPTIONS``), ``--max-new-tokens`` bounds
+generation, ``--max-steps`` is a training run's budget in steps, ``--workers`` / ``--timeout-s`` size the answer
+checker, and ``--resume`` (on by default) is how every long job (``LONG_JOBS``) continues after a kill. Names a
+command no longer takes are in ``RETIRED``, with what to use instead; the parser says so when one is given.
 ``tests/test_cli_contract.py`` walks every subcommand's parser and holds them to this.
 """
 
@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LONG_JOBS", "RETIRED", "SHARED_OPTIONS", "SharedOption", "shared"]
+__all__ = ["LONG_JOBS", "MODEL_OPTIONS", "RETIRED", "SHARED_OPTIONS", "SharedOption", "shared"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
     "dtype": SharedOption(str, "inference dtype: auto (the checkpoint's where the device runs it natively, else "
                                "float32; prm.runtime), float32, bfloat16 or float16"),
 }
+
+# Options that name a model: a ``.gguf`` file given to any of them is converted once and replaced by the converted
+# folder before the command runs (:mod:`prm.gguf`); comma-separated lists (several PRMs) are converted one by one.
+MODEL_OPTIONS = ("model", "prm", "orm", "verifier")
 
 # Options of earlier versions, and what replaces them.
 RETIRED: dict[str, str] = {

@@ -6,9 +6,10 @@ One place decides how a folder or hub id becomes a model and tokenizer, so the p
     model, tokenizer = load_lm("runs/policy-default")                         # AutoModelForCausalLM
     model, tokenizer = load_lm(folder, task="token_classification", dtype=torch.float32)
 
-The tokenizer always has a pad token (the end-of-sequence token when it had none), and a causal LM's
-``generation_config`` knows it. ``save_tokenizer_portable`` writes a tokenizer folder that transformers 4
-(which some vLLM builds pin) also reads. transformers is imported on first use, not at import.
+A ``.gguf`` file is converted once into a cached folder first (:mod:`prm.gguf`). The tokenizer always has a pad
+token (the end-of-sequence token when it had none), and a causal LM's ``generation_config`` knows it.
+``save_tokenizer_portable`` writes a tokenizer folder that transformers 4 (which some vLLM builds pin) also reads.
+transformers is imported on first use, not at import.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     """The tokenizer of a folder or hub id, with a pad token (its end-of-sequence token if it had none)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+    from prm.gguf import local_checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(local_checkpoint(name_or_path))
     if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -70,6 +73,8 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype | None = None, task:
     """
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
+    from prm.gguf import local_checkpoint
+
     kwargs: dict[str, Any] = {}
     if dtype is not None:
         kwargs["dtype"] = dtype
@@ -81,7 +86,7 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype | None = None, task:
         kwargs.update(quantization_config=quantization, device_map={"": 0})
     auto = AutoModelForCausalLM if task == "causal" else AutoModelForTokenClassification
     try:
-        model, info = auto.from_pretrained(str(name_or_path), output_loading_info=True, **kwargs)
+        model, info = auto.from_pretrained(local_checkpoint(name_or_path), output_loading_info=True, **kwargs)
     except Exception as error:  # missing, truncated or corrupt files, an unknown layout: say which and why
         raise ValueError(f"{name_or_path}: could not load the {what} ({type(error).__name__}: "
                          f"{str(error).strip()[:300]})") from error

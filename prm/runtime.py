@@ -189,7 +189,9 @@ def checkpoint_dtype(model: str) -> torch.dtype | None:
     try:
         from transformers import AutoConfig
 
-        config = AutoConfig.from_pretrained(model)
+        from prm.gguf import local_checkpoint
+
+        config = AutoConfig.from_pretrained(local_checkpoint(model))
     except (OSError, ValueError) as error:
         logger.debug("no config for %s: %s", model, error)
         return None

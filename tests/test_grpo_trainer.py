@@ -241,3 +241,29 @@ def test_process_clip_and_min_credit_in_the_rollout(policy: Path) -> None:
     least = advantages(process_credit="min")
     assert least[0, 0] == pytest.approx(float(least[1, 0]))  # the first step: its worst to come (0.7) decides
     assert least[0, -1] > least[1, -1]
+
+
+def test_bf16_autocast_is_the_gpu_default_and_trains_when_asked(policy: Path, problems: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                torch_one_thread: None) -> None:
+    import prm.grpo.trainer as trainer
+
+    config = _config(policy, problems, tmp_path / "bf16", max_steps=1, bf16=True)
+    assert not trainer.grpo_bf16(_config(policy, problems, tmp_path), torch.device("cpu"))  # CPUs: float32
+    monkeypatch.setattr(trainer, "use_bf16", lambda requested, device: device.type == "cuda")
+    assert trainer.grpo_bf16(_config(policy, problems, tmp_path), torch.device("cuda"))  # a bf16 GPU: on
+    assert not trainer.grpo_bf16(_config(policy, problems, tmp_path, bf16=False), torch.device("cuda"))
+    seen: list[torch.dtype] = []
+    original = trainer.completion_log_probs
+
+    def spy(model: object, *args: object) -> torch.Tensor:
+        seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else torch.float32)
+        return original(model, *args)
+
+    monkeypatch.setattr(trainer, "completion_log_probs", spy)
+    train_grpo(config)
+    assert seen and set(seen) == {torch.bfloat16}  # every forward of the update ran under bf16 autocast
+    assert all(param.dtype == torch.float32 for param in AutoModelForCausalLM.from_pretrained(
+        str(tmp_path / "bf16")).parameters())  # master weights stay float32
+    record = json.loads((tmp_path / "bf16" / "grpo_metrics.json").read_text())
+    assert record["runtime"]["precision"] == "bf16 mixed"

@@ -15,6 +15,7 @@ from data.labelling.exact import (
     split_answer_line,
 )
 from data.records import Problem, Sample
+from verifiers import VerifyConfig, verify
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -66,9 +67,18 @@ def test_reasons_name_the_failing_claim_and_the_answer() -> None:
 
 
 def test_missing_final_answer_is_wrong_unless_ignored() -> None:
-    assert exact_labels([OK1, OK2], "22").labels == [1.0, 0.0]
-    assert exact_labels([OK1, OK2], "22").answer_status == "no final answer"
-    assert exact_labels([OK1, OK2], "22", missing_answer="ignore").labels == [1.0, 1.0]
+    strict = VerifyConfig(prose_fallback=False)  # no answer marker: no answer
+    assert exact_labels([OK1, OK2], "22", config=strict).labels == [1.0, 0.0]
+    assert exact_labels([OK1, OK2], "22", config=strict).answer_status == "no final answer"
+    assert exact_labels([OK1, OK2], "22", missing_answer="ignore", config=strict).labels == [1.0, 1.0]
+    assert exact_labels(["We think.", "No numbers here."], "22").answer_status == "no final answer"
+
+
+def test_the_answer_is_read_as_the_outcome_check_reads_it() -> None:
+    # prose ("she has 22 apples left"), and an answer stated before a cut-off remark: labels agree with verify()
+    for steps in ([OK1, OK2], [OK1, OK3, "Now"]):
+        assert verify("22", "\n\n".join(steps)).is_equal
+        assert exact_labels(steps, "22").labels == [1.0] * len(steps)
 
 
 @pytest.mark.parametrize(("steps", "gold", "reason"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,44 @@ def test_fresh_refuses_a_folder_that_is_not_a_quickstart_run(tmp_path: Path) -> 
 def test_within_problem_auc_compares_samples_of_one_problem_only(groups, expected) -> None:
     value = within_problem_auc(groups)
     assert (value != value) if expected is None else value == pytest.approx(expected)
+
+
+def _quickstart_config(argv: list[str]) -> Any:
+    from prm.cli import build_parser, convert_model_options
+    from prm.cli_config import config_from_args
+    from prm.commands import quickstart
+
+    parser, module = build_parser("quickstart")
+    args = parser.parse_args(argv)
+    return convert_model_options(config_from_args(module.CONFIG, args, quickstart.PROFILES.get(args.profile)))
+
+
+def test_the_smollm_profile_sets_defaults_that_options_override(tmp_path: Path) -> None:
+    from prm.quickstart.stages import build_stages
+
+    config = _quickstart_config(["--profile", "smollm", "--n", "4"])
+    assert (config.model, config.n, config.grpo_steps, config.segmentation) == (
+        "HuggingFaceTB/SmolLM2-135M-Instruct", 4, 2, "auto")  # --n overrides the profile's 8
+    stages = {stage.name: stage for stage in build_stages(config)}
+    assert "policy" not in stages and {"sample hf", "grpo", "search beam", "label train mc"} <= set(stages)
+    assert stages["sample test"].env["PRM_VLLM_ENFORCE_EAGER"] == "1"
+    grpo = stages["grpo"].argv
+    assert grpo[grpo.index("--prm") + 1] == "runs/smollm/prm" and "--lora" in grpo
+    synth = stages["synthetic problems"].argv
+    assert synth[synth.index("--families") + 1] == "arithmetic,gcd_lcm,remainder"
+    for name in ("sample test", "sample train", "sample hf", "train prm"):
+        argv = stages[name].argv
+        assert argv[argv.index("--segmentation") + 1] == "auto", name
+    default = {stage.name for stage in build_stages(_quickstart_config([]))}
+    assert not {"sample hf", "grpo"} & default  # the offline default is unchanged
+
+
+def test_a_gguf_model_option_reaches_the_stages_as_its_converted_folder(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gguf_helpers import write_tiny_gguf
+
+    monkeypatch.setenv("PRM_MATH_CACHE", str(tmp_path / "cache"))
+    path = write_tiny_gguf(tmp_path / "tiny.gguf")
+    config = _quickstart_config(["--profile", "smollm", "--model", str(path)])
+    assert Path(config.model).parent == tmp_path / "cache" / "gguf"
+    assert (Path(config.model) / "config.json").is_file()

@@ -200,3 +200,24 @@ def test_prm_sample_records_in_process(tiny_policy: Path, tmp_path: Path) -> Non
     assert metrics["runtime"]["tokens_per_s"] > 0 and "cpu_native_bf16" in metrics["runtime"]["machine"]
     assert main([*args, "--temperature", "0.5"]) == 2  # resuming with other settings is refused
     assert main(args[:-2]) == 2  # --max-new-tokens 512 differs too
+
+
+@pytest.mark.parametrize(("value", "eager"), [("1", True), ("0", None), (None, None)])
+def test_the_eager_environment_switch_reaches_the_engine(tiny_policy: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         value: str | None, eager: bool | None) -> None:
+    """PRM_VLLM_ENFORCE_EAGER=1 (the quickstart's --vllm-eager) asks every engine for enforce_eager; unset or 0
+    leaves vLLM's default. The engine is replaced by a recorder of its arguments: the switch is plumbing."""
+    import types
+
+    from prm.sampling.vllm_backend import EAGER_ENV, VLLMSampler
+
+    seen: dict = {}
+    fake = types.ModuleType("vllm")
+    fake.LLM = lambda **kwargs: seen.update(kwargs)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    if value is None:
+        monkeypatch.delenv(EAGER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(EAGER_ENV, value)
+    VLLMSampler(str(tiny_policy), dtype="float32")
+    assert seen.get("enforce_eager") is eager and seen["model"] == str(tiny_policy)

@@ -1,4 +1,4 @@
-"""Step segmentation: the three modes, exact offsets, and text rebuilt byte for byte."""
+"""Step segmentation: every mode, exact offsets, and text rebuilt byte for byte."""
 
 from __future__ import annotations
 
@@ -19,13 +19,20 @@ SOLUTION = "First, $3 \\times 4 = 12$.\n\nThen $12 + 1 = 13$.\n  \n\n\nSo the an
         "Step 1: add.", "Step 2: multiply.\n\nmore of step 2", "step 3) done"]),
     ("step_marker", "Intro line.\nStep 1: go.", ["Intro line.", "Step 1: go."]),
     ("step_marker", "no markers\n\nat all", ["no markers", "at all"]),
+    ("auto", "1. Add: 2 + 3 = 5.\n2. Double: 10.\n3) Done.\n\nThe answer is 10.", [
+        "1. Add: 2 + 3 = 5.", "2. Double: 10.", "3) Done.", "The answer is 10."]),
+    ("auto", "Let's go.\nStep 1: a = 2\n**Step 2:** b = 3", ["Let's go.", "Step 1: a = 2", "**Step 2:** b = 3"]),
+    ("auto", "Two cases:\n1. only one item here", ["Two cases:\n1. only one item here"]),  # one item: no list
+    ("auto", "Values:\n3.5 is big\n4.25 is small", ["Values:\n3.5 is big\n4.25 is small"]),  # decimals
+    ("auto", SOLUTION, ["First, $3 \\times 4 = 12$.", "Then $12 + 1 = 13$.", "So the answer is $\\boxed{13}$."]),
 ])
 def test_modes(mode: str, text: str, steps: list[str]) -> None:
     assert split_steps(text, mode) == steps
 
 
 @pytest.mark.parametrize("mode", list(SEGMENTERS))
-@pytest.mark.parametrize("text", [SOLUTION, "Step 1: a\n\nStep 2: b", "x\n\n\ny\nz", "", "  lone  ", "é\n\n😀\n\nz"])
+@pytest.mark.parametrize("text", [SOLUTION, "Step 1: a\n\nStep 2: b", "x\n\n\ny\nz", "", "  lone  ", "é\n\n😀\n\nz",
+                                  "1. a\n2. b  \n\n3. c\n4) d\n"])
 def test_spans_rebuild_the_text_exactly(mode: str, text: str) -> None:
     spans = step_spans(text, mode)
     assert all(a < b for a, b in spans) and all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))

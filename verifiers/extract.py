@@ -246,7 +246,8 @@ def extract_answer(text: str) -> str | None:
                 candidates.append((m.start(), m.end(), stop))
     candidates.sort(key=lambda c: c[0], reverse=True)  # stable; starts never tie in practice
     stops: dict[re.Pattern[str], list[int]] = {}
-    for _, begin, stop in candidates:
+    later = len(text)  # where the marker after this one starts: a phrase's answer ends there at the latest
+    for start, begin, stop in candidates:
         if stop == "box":
             return boxed[1] if boxed is not None else None
         if stop == "word":
@@ -255,15 +256,18 @@ def extract_answer(text: str) -> str | None:
             assert isinstance(stop, re.Pattern)
             if stop not in stops:
                 stops[stop] = [m.start() for m in stop.finditer(text)]
-            end = _first_at_or_after(stops[stop], begin, len(text))
+            end = min(_first_at_or_after(stops[stop], begin, len(text)), max(later, begin))
             # A box inside the answer text: a closed one would have won already, an open one gives nothing.
             if _first_at_or_after(scan.markers, begin, len(text)) < end:
                 continue
             raw = text[begin:end]
             sentence = _sentence_value(raw) if stop is _STOP else None
             answer = _clean(sentence if sentence is not None else raw)
+            if sentence is None and _CUT_OFF.search(answer[-8:]):
+                answer = ""  # a phrase cut off mid-sentence ("The answer is the number of") states no answer
         if answer:
             return answer
+        later = start
     return None
 
 
@@ -274,6 +278,9 @@ _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _LINE_END = re.compile(r"[ \t.,;:!*]*(?:\n|\Z)")
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{[^{}]*\}(?:\{[lcr|:\s]*\})?")  # \begin{array}{cc} is no prose
 _OPENING_WORD = re.compile(r"\s*[A-Za-z]{2,}\b")
+# A phrase answer ending in an article, preposition or conjunction was cut off (a truncated generation).
+# Read on the answer's last few characters only (linear however many markers a text repeats).
+_CUT_OFF = re.compile(r"\s(?:a|an|the|of|to|for|by|with|in|on|is|are|and|or|that)$")
 
 
 def _span_text(match: re.Match[str]) -> str:

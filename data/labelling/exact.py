@@ -5,9 +5,9 @@
 - every step is checked with :func:`verifiers.check_steps`; a step whose arithmetic claims all hold is
   correct (1.0), a step with a failing claim is wrong (0.0), and a step with no claim at all inherits
   "correct" (conservative: prose cannot be checked, so it is not blamed);
-- the final answer (a GSM8K ``#### N`` line, else the answer stated in the last step) is compared with
-  the gold answer by :func:`verifiers.verify`; a wrong or missing answer marks the LAST step wrong
-  when no earlier step was;
+- the final answer (a GSM8K ``#### N`` line, else the solution's answer as :func:`verifiers.extract_answer`
+  reads the whole text: the last marker wins) is compared with the gold answer by :func:`verifiers.verify`;
+  a wrong or missing answer marks the LAST step wrong when no earlier step was;
 - after the first wrong step the row is truncated (``after_error="drop"``, the default, as in
   Qwen's and PRM800K's first-error data) or the later steps are labelled 0.0 (``"zero"``).
 
@@ -30,6 +30,7 @@ from typing import Literal
 from data.records import Problem, Sample, StepwiseRow
 from data.segment import split_steps
 from verifiers import Status, VerifyConfig, check_steps, extract_answer, verify
+from verifiers.extract import prose_answer
 
 __all__ = [
     "AfterError",
@@ -103,9 +104,12 @@ def _step_verdict(step: str) -> tuple[bool, str]:
 
 
 def _answer_verdict(gold: str, pred: str, config: VerifyConfig | None) -> tuple[str, str]:
-    """(status, reason) of the final answer in ``pred`` against ``gold``; raises Unlabellable."""
-    if extract_answer(pred) is None:
-        return "no final answer", "no final answer in the last step"
+    """(status, reason) of the final answer in ``pred`` against ``gold``, read exactly as the outcome check
+    (``verify``, its prose fallback included) reads it, so a label never contradicts ``answer_correct``; raises
+    Unlabellable."""
+    prose = (config or VerifyConfig()).prose_fallback
+    if extract_answer(pred) is None and (not prose or prose_answer(pred) is None):
+        return "no final answer", "no final answer in the solution"
     verdict = verify(gold, pred, config)
     if verdict.status is Status.UNPARSABLE and verdict.unparsable_side == "gold":
         raise Unlabellable("unparsable gold")
@@ -149,7 +153,9 @@ def exact_labels(
             break
     answer_status = "not checked (earlier error)"
     if first_error < 0:
-        answer_status, reason = _answer_verdict(gold, answer_line or steps[-1], config)
+        # the solution's answer, read as the outcome check reads it: a real model often states it and goes on
+        # ("So, the answer is: 120" then "Now", cut off), which is no wrong step
+        answer_status, reason = _answer_verdict(gold, answer_line or "\n\n".join(steps), config)
         if answer_status == "not_equal" or (answer_status == "no final answer" and missing_answer == "wrong"):
             first_error = len(steps) - 1
             reasons[-1] = f"{reasons[-1]}; {reason}"

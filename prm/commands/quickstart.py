@@ -9,6 +9,10 @@ On a GPU machine the same command takes real models and data::
 
     prm quickstart --model Qwen/Qwen2.5-Math-1.5B-Instruct --prm runs/my-prm --orm runs/my-orm \\
         --problems math500 --test-problems 500 --n 64
+
+``--profile smollm`` runs a real pretrained LM through every stage on a CPU (:mod:`prm.quickstart.profiles`)::
+
+    prm quickstart --profile smollm --model ../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import time
 from pathlib import Path
 
 from prm.pipeline import StageFailed, run_stages
-from prm.quickstart.report import write_report
+from prm.quickstart.profiles import PROFILES
+from prm.quickstart.report import extra_report_lines, write_report
 from prm.quickstart.stages import QuickstartConfig, QuickstartPaths, build_stages
 
 logger = logging.getLogger(__name__)
@@ -30,7 +35,10 @@ CONFIG = QuickstartConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No positional arguments: everything is an option of ``QuickstartConfig``."""
+    """``--profile``: a named set of defaults (:mod:`prm.quickstart.profiles`); the rest is ``QuickstartConfig``."""
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="named defaults, overridden by --config and the options given: smollm (a real "
+                             "pretrained LM through every stage; give --model its GGUF file offline)")
 
 
 def _clear(paths: QuickstartPaths) -> None:
@@ -71,6 +79,7 @@ def run(config: QuickstartConfig, args: argparse.Namespace) -> int:
         return 1
     rms = [("PRM (exact step labels)", config.prm or str(paths.prm)),
            ("ORM (final-answer labels)", config.orm or str(paths.orm))]
-    report = write_report(paths, results, rms, wall_seconds=time.perf_counter() - start, setup=[_setup(config, paths)])
+    report = write_report(paths, results, rms, wall_seconds=time.perf_counter() - start, setup=[_setup(config, paths)],
+                          extra=extra_report_lines(paths, config))
     sys.stdout.write(report.read_text(encoding="utf-8"))
     return 0

@@ -53,7 +53,8 @@ class SampleCommandConfig:
                                                               "answer within \\boxed{}.'")
     segmentation: str = field(default="blank_line", metadata={
         "help": "how the samples' steps field is cut from their text (data.segment: blank_line, newline, "
-                "step_marker); prm score re-splits a sample's text when its PRM was trained on another"})
+                "step_marker, auto: blank lines and numbered items); prm score re-splits a sample's text when its "
+                "PRM was trained on another"})
     stop_at_step_end: bool = field(
         default=False, metadata={"help": "stop each sample at its first blank line (one step, for rollouts)"}
     )

@@ -96,7 +96,9 @@ class GRPOConfig:
     report_to: str = field(default="none", metadata={"help": "none or wandb (WANDB_MODE=offline works offline)"})
     run_name: str | None = field(default=None, metadata={"help": "run name for the tracker"})
     threads: int = shared("threads", 1, "1 was 3-20x faster than 2 for the tiny policy on 2 shared cores")
-    device: str = shared("device", "auto", "GRPO trains in float32")
+    device: str = shared("device", "auto", "weights and optimizer in float32; see --bf16")
+    bf16: bool | None = field(default=None, metadata={"help": "bf16 autocast of the forward passes (default: on a "
+                                                               "GPU that does bf16, float32 on CPUs)"})
     vllm_max_model_len: int | None = field(default=None, metadata={"help": "vLLM: context length"})
     vllm_gpu_memory_utilization: float = field(default=0.3, metadata={
         "help": "vLLM: share of GPU memory the engine may take; the rest is the trained policy's (vLLM's own "

@@ -46,7 +46,7 @@ from prm.policy.checkpoint import TrainState
 from prm.policy.evaluate import evaluate_policy
 from prm.policy.tokenizer import save_tokenizer
 from prm.rewards import RewardContext, build_rewards, parse_rewards
-from prm.runtime import stage_record, torch_threads
+from prm.runtime import precision_name, stage_record, torch_threads, use_bf16
 from prm.sampling.base import SamplingConfig
 
 __all__ = ["GRPOResult", "train_grpo", "update_policy"]
@@ -92,12 +92,26 @@ def _fixed_log_probs(model: Any, tensors: dict[str, Any], config: GRPOConfig, ad
     for part in _micro_batches(tensors["input_ids"].shape[0], config.micro_batch):
         args = (tensors["input_ids"][part], tensors["attention_mask"][part], tensors["prompt_width"],
                 config.temperature)
-        if adapters_off:
-            with model.disable_adapter():
+        with _autocast(model, config):
+            if adapters_off:
+                with model.disable_adapter():
+                    rows.append(completion_log_probs(model, *args))
+            else:
                 rows.append(completion_log_probs(model, *args))
-        else:
-            rows.append(completion_log_probs(model, *args))
     return torch.cat(rows)
+
+
+def grpo_bf16(config: GRPOConfig, device: torch.device) -> bool:
+    """bf16 autocast of the policy's forward passes (weights, optimizer and log-softmax stay float32): ``--bf16``
+    when given, else on a GPU that does bf16; CPUs train in float32 by default."""
+    if config.bf16 is not None:
+        return config.bf16
+    return device.type == "cuda" and use_bf16(None, device)
+
+
+def _autocast(model: Any, config: GRPOConfig) -> Any:
+    device = next(model.parameters()).device
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=grpo_bf16(config, device))
 
 
 def update_policy(model: Any, reference: Any, optimizer: torch.optim.Optimizer, tensors: dict[str, Any],
@@ -117,8 +131,9 @@ def update_policy(model: Any, reference: Any, optimizer: torch.optim.Optimizer, 
     for _ in range(config.mu):
         optimizer.zero_grad(set_to_none=True)
         for part in _micro_batches(n, config.micro_batch):
-            logp = completion_log_probs(model, tensors["input_ids"][part], tensors["attention_mask"][part],
-                                        tensors["prompt_width"], config.temperature)
+            with _autocast(model, config):
+                logp = completion_log_probs(model, tensors["input_ids"][part], tensors["attention_mask"][part],
+                                            tensors["prompt_width"], config.temperature)
             out = policy_loss(logp, old[part] if old is not None else logp.detach(), tensors["advantages"][part],
                               mask[part], how=config.loss_aggregation, clip_eps=config.clip_eps,
                               clip_eps_high=config.clip_eps_high, ref_logp=ref[part] if ref is not None else None,
@@ -195,11 +210,11 @@ def _setup(config: GRPOConfig, out_dir: Path) -> tuple[dict[str, Any], TrainStat
     return context, state
 
 
-def _write_run_metrics(out_dir: Path, state: TrainState, device: torch.device) -> None:
+def _write_run_metrics(out_dir: Path, state: TrainState, device: torch.device, config: GRPOConfig) -> None:
     """``grpo_metrics.json``: steps, time and completion tokens/s, and the machine they were measured on."""
     tokens_per_s = state.tokens_seen / state.elapsed_s if state.elapsed_s > 0 else None
     record = {"steps": state.step, "elapsed_s": round(state.elapsed_s, 1), "completion_tokens": state.tokens_seen,
-              "runtime": stage_record(device, "float32", tokens_per_s)}
+              "runtime": stage_record(device, precision_name(grpo_bf16(config, device)), tokens_per_s)}
     (out_dir / RUN_METRICS_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
@@ -238,7 +253,7 @@ def _train(config: GRPOConfig) -> GRPOResult:
     writer.close()
     final.save_pretrained(str(out_dir))
     save_tokenizer(tokenizer, out_dir)
-    _write_run_metrics(out_dir, state, next(final.parameters()).device)
+    _write_run_metrics(out_dir, state, next(final.parameters()).device, config)
     result.model = final
     logger.info("GRPO: %d steps in %.1f min; policy saved to %s", state.step, state.elapsed_s / 60, out_dir)
     return result

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prm.gguf import local_checkpoint
 from prm.model.published.common import config_folder
 from prm.model.scorer import Scorer
 
@@ -130,7 +131,7 @@ BUILTIN_SCORERS = ("step_checker", "ensemble")
 
 def detect_format(spec: str | Path) -> str:
     """The first registered format whose ``detect`` accepts the checkpoint; ValueError listing those tried."""
-    folder = config_folder(spec)
+    folder = config_folder(local_checkpoint(spec))
     for name, entry in SCORER_FORMATS.items():
         if entry.detect(folder):
             return name
@@ -159,6 +160,7 @@ def load_scorer(path: str | Path, format: str = "auto", device: str = "auto", dt
     ``backend`` is ``hf`` (transformers: every format) or ``vllm`` (the formats of :data:`VLLM_SCORING`; the
     others refuse it before loading). ``options`` go to the format's loader (e.g. a reference model or tokens).
     """
+    path = local_checkpoint(path)  # a .gguf file: its converted folder (prm.gguf)
     if format == "auto" and str(path) in BUILTIN_SCORERS and not Path(path).exists():
         format = str(path)
     elif format == "auto":

@@ -20,9 +20,9 @@ from data.jsonl import read_jsonl
 from data.labelling import agreement
 from data.records import StepwiseRow, read_records
 from prm.pipeline import StageResult
-from prm.quickstart.stages import QuickstartPaths
+from prm.quickstart.stages import QuickstartConfig, QuickstartPaths
 
-__all__ = ["cap_warnings", "headline", "machine_lines", "within_problem_auc", "write_report"]
+__all__ = ["cap_warnings", "extra_report_lines", "headline", "machine_lines", "within_problem_auc", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _stage_runtimes(paths: QuickstartPaths) -> list[tuple[str, dict[str, Any]]]:
     sources = [("policy", paths.policy / "policy_meta.json"), ("verifier lm", paths.verifier / "policy_meta.json"),
                ("sample test", metrics_path(paths.test_samples)), ("sample train", metrics_path(paths.train_samples)),
                ("train prm", paths.prm / "train_metrics.json"), ("train orm", paths.orm / "train_metrics.json"),
-               ("score test prm", metrics_path(paths.scored_prm))]
+               ("score test prm", metrics_path(paths.scored_prm)), ("sample hf", metrics_path(paths.hf_samples))]
     found = []
     for name, path in sources:
         runtime = (_load(path) or {}).get("runtime")
@@ -212,10 +212,59 @@ def machine_lines(runtimes: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _hf_pass_lines(paths: QuickstartPaths, problems: str) -> list[str]:
+    """pass@1 of the transformers-backend samples on their problems (the sympy answer check)."""
+    from data.jsonl import read_jsonl
+    from data.loaders import load_problems
+    from verifiers import verify
+
+    if not paths.hf_samples.exists():
+        return []
+    gold = {p.id: p.answer for p in load_problems(problems, split="test")}
+    samples = [row for _, row in read_jsonl(paths.hf_samples) if row.get("problem_id") in gold]
+    if not samples:
+        return []
+    right = sum(verify(gold[row["problem_id"]], row["text"]).status.value == "equal" for row in samples)
+    truncated = sum(row.get("finish_reason") == "length" for row in samples)
+    problems_seen = len({row["problem_id"] for row in samples})
+    return [f"{problems} test, {problems_seen} problems x {len(samples) // problems_seen} samples through the "
+            f"transformers backend: pass@1 {100 * right / len(samples):.1f}% ({right} of {len(samples)}); "
+            f"{truncated} ran to the token limit."]
+
+
+def _grpo_lines(paths: QuickstartPaths) -> list[str]:
+    """The short GRPO run, step by step: answer accuracy, the combined reward, seconds per step."""
+    from data.jsonl import read_jsonl
+
+    path = paths.grpo / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = [row for _, row in read_jsonl(path) if "accuracy" in row or "reward/combined/mean" in row]
+    if not rows:
+        return []
+    lines = ["| GRPO step | accuracy (%) | combined reward | PRM process reward | seconds |",
+             "|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {row['step']} | {100 * row.get('accuracy', float('nan')):.1f} | "
+                     f"{row.get('reward/combined/mean', float('nan')):.3f} | "
+                     f"{row.get('reward/prm_process/mean', float('nan')):.3f} | {row.get('time/step_s', 0):.0f} |")
+    return lines
+
+
+def extra_report_lines(paths: QuickstartPaths, config: QuickstartConfig) -> list[str]:
+    """The report's section on the optional stages (empty when none ran)."""
+    lines = [*_hf_pass_lines(paths, config.hf_problems)]
+    grpo = _grpo_lines(paths)
+    if grpo:
+        lines += ["", f"A short GRPO run (LoRA, rewards `answer,prm_process:0.5`, {config.grpo_steps} steps):", "",
+                  *grpo]
+    return ["## Transformers sampling and GRPO", "", *lines, ""] if lines else []
+
+
 def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Sequence[tuple[str, str]],
-                 wall_seconds: float = 0.0, setup: Sequence[str] = ()) -> Path:
+                 wall_seconds: float = 0.0, setup: Sequence[str] = (), extra: Sequence[str] = ()) -> Path:
     """Write ``paths.report`` from the stage outputs; returns its path. ``setup``: lines on which models
-    sampled and which verified, shown under the title."""
+    sampled and which verified, shown under the title; ``extra``: a section before "Machine"."""
     bon = _load(paths.bon / "bon.json")
     steps = _load(paths.steps / "steps_eval.json")
     runtimes = _stage_runtimes(paths)
@@ -239,7 +288,7 @@ def write_report(paths: QuickstartPaths, results: Sequence[StageResult], rms: Se
                   f"F1 {_pct(test.get('f1'))}%.", "", "![F1 vs threshold](steps/steps_f1.png)", ""]
     lines += ["## Reward models", "", *_rm_lines(rms), "",
               *_ranking_lines(paths.scored, paths.test_exact), ""]
-    lines += [*_label_agreement(paths.train_exact, paths.train_mc), ""]
+    lines += [*_label_agreement(paths.train_exact, paths.train_mc), "", *extra]
     lines += ["## Machine", "", *machine_lines(runtimes), "", *[line + "\n" for line in caps]]
     lines += ["## Stages", "", *_stage_lines(results, wall_seconds), ""]
     path = paths.report

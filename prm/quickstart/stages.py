@@ -14,6 +14,11 @@ base models: a verifier no better at the arithmetic than the policy cannot tell 
 its wrong ones (the README's quickstart section has the measurements). The default head is the
 likelihood PRM (:mod:`prm.model.likelihood`); ``--prm-head two_class`` fine-tunes the classic one.
 
+Optional stages: ``--hf-sample-problems`` samples a second problem set (GSM8K) with the transformers backend, so
+one run exercises both sampling backends; ``--grpo-steps`` runs a short GRPO of the policy (LoRA) rewarded by the
+answer and the PRM trained here (``answer,prm_process:0.5``: step-level advantages);
+``--profile smollm`` (:mod:`prm.quickstart.profiles`) turns both on for a real pretrained LM.
+
 ``--model`` (a policy) skips policy training (the verifier is then the policy unless ``--verifier`` names one),
 ``--prm`` and ``--orm`` skip the reward-model trainings (and, with both, the training samples and
 labels), ``--problems`` replaces the synthetic test problems (``--train-problems`` then names the
@@ -85,6 +90,24 @@ class QuickstartConfig:
     backend: str = field(default="auto", metadata={"help": "sampling backend: auto (vLLM when installed), vllm, hf"})
     threads: int = shared("threads", 1, "per process (two trainings run at once)")
     seed: int = shared("seed", 0, "of every stage")
+    segmentation: str = field(default="blank_line", metadata={"help": "how samples are cut into steps, for "
+                                                                      "labels, the reward models and scoring "
+                                                                      "(data.segment: blank_line, auto, ...)"})
+    vllm_eager: bool = field(default=False, metadata={"help": "vLLM engines skip graph compilation "
+                                                              "(PRM_VLLM_ENFORCE_EAGER): start in seconds, generate "
+                                                              "a little slower; for short runs"})
+    synthetic_families: str = field(default="arithmetic", metadata={"help": "families of the synthetic problems "
+                                                                          "(comma-separated, data.synth)"})
+    synthetic_levels: str = field(default="1,2,3", metadata={"help": "levels of the synthetic problems (1-5, "
+                                                                     "comma-separated)"})
+    hf_problems: str = field(default="gsm8k", metadata={"help": "problems of the transformers-backend sample stage "
+                                                                "(test split)"})
+    hf_sample_problems: int = field(default=0, metadata={"help": "problems of --hf-problems sampled with the "
+                                                                 "transformers backend, pass@1 in the report (0: no "
+                                                                 "such stage)"})
+    hf_samples: int = field(default=2, metadata={"help": "samples per problem of that stage"})
+    grpo_steps: int = field(default=0, metadata={"help": "a short GRPO run of the policy (LoRA) on the training "
+                                                         "problems, rewarded by the answer and the PRM; 0: none"})
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,8 @@ class QuickstartPaths:
     steps: Path
     state: Path
     report: Path
+    hf_samples: Path
+    grpo: Path
 
     @classmethod
     def under(cls, root: Path) -> QuickstartPaths:
@@ -125,14 +150,20 @@ class QuickstartPaths:
             "scored_prm": "scored/test-prm.jsonl", "scored": "scored/test.jsonl",
             "scored_steps": "scored/test-steps.jsonl", "bon": "bon", "search_beam": "search/beam.jsonl",
             "search_compare": "search/compare", "steps": "steps", "state": "stages",
-            "report": "report.md",
+            "report": "report.md", "hf_samples": "samples/hf.jsonl", "grpo": "grpo",
         }
         return cls(root=root, **{name: root / relative for name, relative in layout.items()})
 
 
+def _vllm_env(config: QuickstartConfig) -> dict[str, str]:
+    """The environment of a stage that may start a vLLM engine."""
+    return {"VLLM_CPU_KVCACHE_SPACE": "2", **({"PRM_VLLM_ENFORCE_EAGER": "1"} if config.vllm_eager else {})}
+
+
 def _synthetic_stage(config: QuickstartConfig, paths: QuickstartPaths) -> Stage:
     argv = ("data", "synth", "--out-dir", str(paths.data), "--n-train", str(config.train_problem_count),
-            "--n-test", str(config.test_problems), "--families", "arithmetic", "--levels", "1,2,3",
+            "--n-test", str(config.test_problems), "--families", config.synthetic_families,
+            "--levels", config.synthetic_levels,
             "--seed", str(config.seed + 7))  # not the policy's seed: its training problems come from seed 0
     return Stage("synthetic problems", argv, (str(paths.train_problems), str(paths.test_problems)))
 
@@ -155,12 +186,12 @@ def _sample_stage(name: str, policy: str, problems: str, out: Path, n: int, limi
                   config: QuickstartConfig) -> Stage:
     argv = ["sample", "--model", policy, "--problems", problems, "--output", str(out), "--n", str(n),
             "--temperature", str(config.temperature), "--max-new-tokens", str(config.max_new_tokens),
-            "--backend", config.backend, "--seed", str(config.seed)]
+            "--backend", config.backend, "--seed", str(config.seed), "--segmentation", config.segmentation]
     if limit:
         argv += ["--limit", str(limit)]
     if config.system_prompt:
         argv += ["--system-prompt", config.system_prompt]
-    return Stage(name, tuple(argv), (str(out),), env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+    return Stage(name, tuple(argv), (str(out),), env=_vllm_env(config))
 
 
 def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str, train: str) -> list[Stage]:
@@ -173,7 +204,7 @@ def _label_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str,
                                   "--k", str(config.mc_k), "--backend", config.backend,
                                   "--max-new-tokens", str(config.max_new_tokens), "--seed", str(config.seed), *system,
                                   "--output", str(paths.train_mc)), (str(paths.train_mc),),
-               env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+               env=_vllm_env(config))
     return [exact, mc] if config.mc_samples > 0 else [exact]
 
 
@@ -182,6 +213,7 @@ def _train_stage(name: str, out: Path, verifier: str, config: QuickstartConfig, 
     argv = ["train", "--head", config.prm_head, "--data", str(paths.train_exact), "--eval-data",
             str(paths.test_exact), "--eval-limit", "1000", "--model", verifier, "--out-dir", str(out),
             "--threads", str(config.threads), "--batch-size", "16", "--seed", str(config.seed),
+            "--segmentation", config.segmentation,
             "--eval-problems", "none"]  # generated problems: no MATH-500 check (and no hub try on an offline machine)
     if config.prm_head != "likelihood":
         argv += ["--max-steps", str(config.rm_steps), "--lr", "1e-3"]
@@ -227,13 +259,46 @@ def _search_stages(config: QuickstartConfig, policy: str, prm: str, paths: Quick
         str(config.search_beam_width), "--aggregation", "min", "--temperature", str(config.temperature),
         "--max-new-tokens", str(config.max_new_tokens), "--backend", config.search_backend, "--seed",
         str(config.seed), *system, "--threads", str(config.train_threads), "--output", str(paths.search_beam)),
-        (str(paths.search_beam),), env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+        (str(paths.search_beam),), env=_vllm_env(config))
     compare = Stage("search compare", (
         "search", "compare", "--runs", f"beam={paths.search_beam}", "--samples", f"best_of_n={paths.scored}",
         "--samples-aggregation", "min", "--problems", test, "--out-dir", str(paths.search_compare),
         "--seed", str(config.seed), "--title", "Beam search vs best-of-N on the quickstart test problems"),
         (str(paths.search_compare / "search_compare.json"),))
     return [search, compare]
+
+
+def _hf_sample_stage(config: QuickstartConfig, paths: QuickstartPaths, policy: str) -> Stage:
+    argv = ["sample", "--model", policy, "--problems", config.hf_problems, "--split", "test", "--limit",
+            str(config.hf_sample_problems), "--n", str(config.hf_samples), "--backend", "hf",
+            "--temperature", str(config.temperature), "--max-new-tokens", str(config.max_new_tokens),
+            "--seed", str(config.seed), "--segmentation", config.segmentation, "--output", str(paths.hf_samples)]
+    if config.system_prompt:
+        argv += ["--system-prompt", config.system_prompt]
+    return Stage("sample hf", tuple(argv), (str(paths.hf_samples),), env={"OMP_NUM_THREADS": str(config.threads)})
+
+
+def _grpo_stage(config: QuickstartConfig, paths: QuickstartPaths, policy: str, prm: str, train: str) -> Stage:
+    argv = ["grpo", "--model", policy, "--out-dir", str(paths.grpo), "--problems", train,
+            "--rewards", "answer,prm_process:0.5", "--prm", prm, "--max-steps", str(config.grpo_steps),
+            "--group-size", "4", "--prompts-per-step", "2", "--micro-batch", "4", "--lr", "1e-5", "--lora",
+            "--temperature", str(config.temperature), "--max-new-tokens", str(config.max_new_tokens),
+            "--eval-problems", "0", "--checkpoint-steps", "1", "--threads", str(config.train_threads),
+            "--seed", str(config.seed)]
+    if config.system_prompt:
+        argv += ["--system-prompt", config.system_prompt]
+    return Stage("grpo", tuple(argv), (str(paths.grpo / "metrics.jsonl"),))
+
+
+def extra_stages(config: QuickstartConfig, paths: QuickstartPaths, policy: str, prm: str, train: str | None
+                 ) -> list[Stage]:
+    """The optional stages ``config`` asks for (none by default)."""
+    stages = []
+    if config.hf_sample_problems > 0:
+        stages.append(_hf_sample_stage(config, paths, policy))
+    if config.grpo_steps > 0 and train is not None:
+        stages.append(_grpo_stage(config, paths, policy, prm, train))
+    return stages
 
 
 def build_stages(config: QuickstartConfig) -> list[Stage]:
@@ -275,4 +340,4 @@ def build_stages(config: QuickstartConfig) -> list[Stage]:
                         (str(paths.steps / "steps_eval.json"),)))
     if config.search_n > 0:
         stages += _search_stages(config, policy, config.prm or str(paths.prm), paths, test)
-    return stages
+    return stages + extra_stages(config, paths, policy, config.prm or str(paths.prm), train)
