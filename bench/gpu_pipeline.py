@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCALE = ["--test-problems", "100", "--n", "16", "--train-problem-count", "400", "--train-samples", "4",
          "--mc-samples", "100", "--mc-k", "4", "--max-new-tokens", "512", "--synthetic-levels", "1,2,3",
          "--search-problems", "20", "--search-n", "16", "--search-beam-width", "4", "--search-backend", "vllm",
-         "--hf-sample-problems", "20", "--hf-samples", "4", "--grpo-steps", "5", "--threads", "4",
+         "--hf-sample-problems", "20", "--hf-samples", "4", "--grpo-steps", "5", "--threads", "4", "--no-vllm-eager",
          "--system-prompt", "Please reason step by step, and put your final answer within \\boxed{}."]
 
 
