@@ -39,12 +39,17 @@ def _spans_between(text: str, separator: re.Pattern[str]) -> list[Span]:
     return spans
 
 
+def _cut_at(text: str, start: int, end: int, starts: list[int]) -> list[Span]:
+    """``text[start:end]`` cut at each of ``starts`` (a leading piece kept when it is not blank); non-blank pieces."""
+    bounds = ([start] if text[start:starts[0]].strip() else []) + starts + [end]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+
+
 def _marker_spans(text: str) -> list[Span]:
     starts = [m.start() for m in _STEP_MARKER.finditer(text)]
     if not starts:
         return _spans_between(text, _BLANK_LINE)
-    bounds = ([0] if text[: starts[0]].strip() else []) + starts + [len(text)]
-    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+    return _cut_at(text, 0, len(text), starts)
 
 
 def _auto_spans(text: str) -> list[Span]:
@@ -54,11 +59,8 @@ def _auto_spans(text: str) -> list[Span]:
         if len(items) < 2:
             spans.append((start, end))
             continue
-        bounds = ([start] if text[start:items[0]].strip() else []) + items + [end]
-        for a, b in zip(bounds, bounds[1:], strict=False):
-            piece = text[a:b]
-            if piece.strip():  # the item's own span, without the newline before the next one
-                spans.append((a, a + len(piece.rstrip())))
+        # each item's own span, without the newline before the next one
+        spans += [(a, a + len(text[a:b].rstrip())) for a, b in _cut_at(text, start, end, items)]
     return spans
 
 

@@ -66,14 +66,15 @@ def convert_gguf(path: Path, cache: Path | None = None) -> Path:
         raise ValueError(f"{path}: no such GGUF file")
     cache = cache or cache_root()
     with _LOCK:
-        target = cache / f"{path.stem}-{_content_key(path, cache)}"
+        key = _content_key(path, cache)
+        target = cache / f"{path.stem}-{key}"
         if (target / SOURCE_FILE).is_file():
             return target
         problem = gguf_problem(path)
         if problem:
             raise ValueError(f"{path}: {problem}")
         start = time.perf_counter()
-        _publish(path, target)
+        _publish(path, target, key)
         logger.info("converted %s into %s in %.1f s", path, target, time.perf_counter() - start)
         return target
 
@@ -123,13 +124,13 @@ def _content_key(path: Path, cache: Path) -> str:
     return key
 
 
-def _publish(path: Path, target: Path) -> None:
+def _publish(path: Path, target: Path, key: str) -> None:
     """Convert into a temporary folder beside ``target``, then move it there in one step."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp's 0700 would hide the published folder from other users of a shared cache
     try:
-        source = _convert_into(path, tmp)
+        source = {**_convert_into(path, tmp), "sha256_16": key}
         (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=2) + "\n", encoding="utf-8")
         try:
             os.replace(tmp, target)
@@ -164,6 +165,6 @@ def _convert_into(path: Path, folder: Path) -> dict[str, Any]:
     tokenizer.save_pretrained(str(folder))  # read back by the transformers that wrote it (and vLLM beside it)
     import transformers
 
-    return {"gguf": str(path), "sha256_16": _content_key(path, folder.parent), "architecture": config.model_type,
+    return {"gguf": str(path), "architecture": config.model_type,
             "dtype": "float32", "parameters": sum(p.numel() for p in fresh.parameters()),
             "transformers": transformers.__version__}

@@ -214,7 +214,6 @@ def machine_lines(runtimes: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def _hf_pass_lines(paths: QuickstartPaths, problems: str) -> list[str]:
     """pass@1 of the transformers-backend samples on their problems (the sympy answer check)."""
-    from data.jsonl import read_jsonl
     from data.loaders import load_problems
     from verifiers import verify
 
@@ -224,7 +223,7 @@ def _hf_pass_lines(paths: QuickstartPaths, problems: str) -> list[str]:
     samples = [row for _, row in read_jsonl(paths.hf_samples) if row.get("problem_id") in gold]
     if not samples:
         return []
-    right = sum(verify(gold[row["problem_id"]], row["text"]).status.value == "equal" for row in samples)
+    right = sum(verify(gold[row["problem_id"]], row["text"]).is_equal for row in samples)
     truncated = sum(row.get("finish_reason") == "length" for row in samples)
     problems_seen = len({row["problem_id"] for row in samples})
     return [f"{problems} test, {problems_seen} problems x {len(samples) // problems_seen} samples through the "
@@ -234,8 +233,6 @@ def _hf_pass_lines(paths: QuickstartPaths, problems: str) -> list[str]:
 
 def _grpo_lines(paths: QuickstartPaths) -> list[str]:
     """The short GRPO run, step by step: answer accuracy, the combined reward, seconds per step."""
-    from data.jsonl import read_jsonl
-
     path = paths.grpo / "metrics.jsonl"
     if not path.exists():
         return []
